@@ -122,10 +122,17 @@ class _StoreLookup:
         self._app = app
 
     def _get(self, key: str, projector: Callable[[Any, Any], Any]) -> Any:
+        repository = self._app.repository
         try:
-            return self._app.repository.get(key, projector_func=projector)
+            state = repository.get(key, projector_func=projector)
         except AggregateNotFoundError:
             return None
+        if repository.cache is not None:
+            # eventsourcing fast-forwards a cached aggregate by mutating it in place; our states
+            # are immutable, so the fast-forwarded state must be put back, or every later get
+            # replays everything since the first one (quadratic in the length of the stream).
+            repository.cache.put(key, state)
+        return state
 
     def agent(self, agent_id: str) -> Agent | None:
         found: Agent | None = self._get(agent_key(agent_id), agent_rules.project)
@@ -148,7 +155,6 @@ class Coaching(Application[str]):
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": "coaching.sqlite",
         "ORIGINATOR_ID_TYPE": "text",
-        "POSTGRES_ORIGINATOR_ID_TYPE": "text",
         "AGGREGATE_CACHE_MAXSIZE": "10000",
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",  # states are immutable: no copy needed
     }
@@ -333,6 +339,10 @@ class Coaching(Application[str]):
     def transcript(self, session_id: str, viewer_id: str) -> list[TranscriptEntry]:
         """Exactly what ``viewer_id`` (customer, agent or supervisor) was shown, in order."""
         return transcript(self.session_events(session_id), viewer_id)
+
+    def log_position(self) -> int:
+        """The position of the newest event in the log (0 when empty): a refusal never moves it."""
+        return self.recorder.max_notification_id() or 0
 
     def all_events(self, page_size: int = 1000) -> Iterator[tuple[int, DomainEvent]]:
         """Every event in the order it was recorded, with its position, read page by page."""

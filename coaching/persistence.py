@@ -31,6 +31,8 @@ Upcast = Callable[[dict[str, Any]], dict[str, Any]]
 
 _ORIGINATOR_FIELDS = {"originator_id", "originator_version"}
 
+_dumps = orjson.dumps
+
 
 class UnknownTopicError(MapperDeserialisationError):
     """A stored record names a topic that no event class and no upcaster knows."""
@@ -71,9 +73,13 @@ class EventCodec:
         """Rebuild an event from a stored record, upcasting an old topic first."""
         cls = self.classes.get(topic)
         if cls is not None:  # the fast path: one JSON parse + validation, in pydantic-core
-            head = b'{"originator_id":%b,"originator_version":%d,' % (
-                orjson.dumps(originator_id), originator_version)
-            return cls.model_validate_json(head + bytes(state)[1:])
+            # What ``cls.model_validate_json`` does with its default arguments, minus a layer of
+            # Python (this runs once per event of every replay); the head is spliced in front of
+            # the state's bytes after its opening brace, copied once.
+            validated: DomainEvent = cls.__pydantic_validator__.validate_json(
+                b'{"originator_id":%b,"originator_version":%d,' % (
+                    _dumps(originator_id), originator_version) + memoryview(state)[1:])
+            return validated
         data: dict[str, Any] = orjson.loads(state)
         seen = [topic]
         while topic not in self.classes:

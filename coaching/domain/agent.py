@@ -10,7 +10,7 @@ Rules found here:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -119,25 +119,33 @@ def on_session_accepted(agent: Agent, session_id: str, added: Iterable[str],
 # --- evolution --------------------------------------------------------------------------------
 
 
+# Replays call these once per event, so they build the next state with a positional call in the
+# field order of Agent (id, version, agent_id, username, nickname, team, supervisions,
+# sessions_accepted): dataclasses.replace costs more than twice as much. Each returns the state
+# `replace` would, field for field.
+
+
 def _registered(_: Agent | None, e: AgentRegistered) -> Agent:
-    return Agent(id=e.originator_id, version=e.originator_version, agent_id=e.agent_id,
-                 username=e.username, nickname=e.nickname, team=e.team, supervisions={},
-                 sessions_accepted=0)
+    return Agent(e.originator_id, e.originator_version, e.agent_id, e.username, e.nickname, e.team,
+                 {}, 0)
 
 
 def _started(a: Agent, e: SupervisionStarted) -> Agent:
     supervision = Supervision(e.supervisor_id, e.mode, e.monitoring_mode, e.nickname, e.timestamp)
-    return replace(a, version=e.originator_version,
-                   supervisions={**a.supervisions, e.supervisor_id: supervision})
+    return Agent(a.id, e.originator_version, a.agent_id, a.username, a.nickname, a.team,
+                 {**a.supervisions, e.supervisor_id: supervision}, a.sessions_accepted)
 
 
 def _removed(a: Agent, e: SupervisionCancelled | SupervisionEnded) -> Agent:
-    remaining = {k: v for k, v in a.supervisions.items() if k != e.supervisor_id}
-    return replace(a, version=e.originator_version, supervisions=remaining)
+    remaining = dict(a.supervisions)
+    remaining.pop(e.supervisor_id, None)
+    return Agent(a.id, e.originator_version, a.agent_id, a.username, a.nickname, a.team,
+                 remaining, a.sessions_accepted)
 
 
 def _accepted(a: Agent, e: SessionAccepted) -> Agent:
-    return replace(a, version=e.originator_version, sessions_accepted=a.sessions_accepted + 1)
+    return Agent(a.id, e.originator_version, a.agent_id, a.username, a.nickname, a.team,
+                 a.supervisions, a.sessions_accepted + 1)
 
 
 _EVOLVE: Mapping[type[AgentEvent], Callable[[Any, Any], Agent]] = {

@@ -3,7 +3,8 @@
 A viewer is shown an entry only if :func:`~coaching.domain.values.can_see` allows the entry's
 visibility for the viewer's type. On joining, a participant is shown the session's history so
 far (filtered by visibility), then every new entry while present; after leaving (or Revoked),
-nothing more (ADR 0005). The customer is present from the session's opening to its completion.
+nothing more (ADR 0005). The customer is present from the session's opening to its completion;
+a supervisor present at the completion is shown the completion and then its own ``Revoked``.
 """
 
 from __future__ import annotations
@@ -149,6 +150,6 @@ def transcript(events: Iterable[DomainEvent], viewer_id: str) -> list[Transcript
         if present and viewer_type is not None:
             shown.extend(e for e in entries[shown_up_to:] if can_see(viewer_type, e.visibility))
             shown_up_to = len(entries)
-        if isinstance(event, SessionCompleted) and present:
-            present = False
+        if isinstance(event, SessionCompleted) and viewer_type is not ParticipantType.SUPERVISOR:
+            present = False  # customer and agents are done; a supervisor is shown its own Revoked
     return shown
