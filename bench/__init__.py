@@ -1,0 +1,1 @@
+"""Benchmarks of the coaching library against plain eventsourcing: ``python -m bench``."""
