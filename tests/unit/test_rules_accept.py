@@ -354,6 +354,24 @@ def test_an_agent_is_offered_a_session_once(runner: Runner) -> None:
     )
 
 
+def test_a_session_is_offered_to_one_agent_at_a_time(runner: Runner) -> None:
+    """ADR 0010: two pending offers could let two agents both take the same customer."""
+    runner.run(
+        given(CAST, offered("x1", "a1"))
+        .when(OfferSession(actor="routing", session_id="x1", agent_id="a2"))
+        .then_raises(InvalidState, 2)
+    )
+
+
+def test_after_a_reject_the_session_can_be_offered_to_another_agent(runner: Runner) -> None:
+    runner.run(
+        given(CAST, offered("x1", "a1"), Reject(actor="a1", session_id="x1"))
+        .when(OfferSession(actor="routing", session_id="x1", agent_id="a2"))
+        .then(event(AgentInvited, "session:x1", 4, actor="routing", session_id="x1", agent_id="a2",
+                    invitation=InvitationKind.OFFER))
+    )
+
+
 @pytest.mark.parametrize(("session", "agent"), [("nowhere", "a1"), ("x1", "ghost")])
 def test_an_offer_with_an_unknown_id_is_not_found(runner: Runner, session: str, agent: str) -> None:
     runner.run(
