@@ -24,6 +24,7 @@ from eventsourcing.persistence import PersistenceError
 from coaching.application import Coaching
 from coaching.domain.errors import CoachingError
 from coaching.domain.events import DomainEvent
+from coaching.invariants import LogChecker, Rule, Violation
 from coaching.persistence import CODEC
 from coaching.replay import States, rebuild
 from coaching.simulation import TRAINEE_ID, Shift, ShiftPlan, ShiftStats
@@ -73,7 +74,7 @@ examples:
 
 exit codes:
   {EXIT_OK}  success (replay check OK)
-  {EXIT_REPLAY_MISMATCH}  replay check found differences / schema --check found drift
+  {EXIT_REPLAY_MISMATCH}  replay check found differences, or the log breaks a rule / schema --check found drift
   {EXIT_USAGE}  usage error
   {EXIT_DATABASE}  database unusable: demo into a non-empty file without --fresh, check on an empty one
   {EXIT_SIMULATION}  the simulation saw an unexpected outcome (a bug in the rules or the simulator)
@@ -176,10 +177,12 @@ class ReplayReport:
     aggregates: int = 0
     events: int = 0
     differences: list[str] = dataclasses.field(default_factory=list)
+    violations: list[Violation] = dataclasses.field(default_factory=list)
+    """Rules the log breaks, by :mod:`coaching.invariants` (the property tests' definitions)."""
 
     @property
     def ok(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.violations
 
 
 def _in_stream_order(events: Iterable[tuple[int, DomainEvent]],
@@ -212,14 +215,17 @@ def replay_check(app: Coaching, progress: Progress | None = None) -> ReplayRepor
     mean the log alone carries the whole story, in an order consistent with every stream.
     """
     report = ReplayReport()
+    rules = LogChecker()
 
     def read() -> Iterator[tuple[int, DomainEvent]]:
         for position, event in app.all_events():
             if progress is not None and position % 500 == 0:
                 progress.update(position)
+            rules.feed(position, event)  # the same single pass checks every supervision rule
             yield position, event
 
     states: States = rebuild(_in_stream_order(read(), report))
+    report.violations = rules.finish()
     report.events = states.events
     if progress is not None:
         progress.update(states.events)
@@ -356,9 +362,15 @@ def _check_and_print(path: Path, show_progress: bool, out: IO[str], err: IO[str]
         bar.finish()
     finally:
         fresh.close()
-    if report.ok:
+    if report.violations:
+        print(f"rules check: FAILED ({len(report.violations):,} violations)", file=out)
+        for violation in report.violations[:50]:
+            print(f"  {violation}", file=out)
+    else:
+        print(f"rules check: OK ({len(Rule)} rules over {report.events:,} events)", file=out)
+    if not report.differences:
         print(f"replay check: OK ({report.aggregates:,} aggregates, {report.events:,} events)", file=out)
-        return EXIT_OK
+        return EXIT_OK if report.ok else EXIT_REPLAY_MISMATCH
     print(f"replay check: FAILED ({len(report.differences):,} differences over {report.aggregates:,} "
           f"aggregates, {report.events:,} events)", file=out)
     for line in report.differences[:50]:
