@@ -74,7 +74,7 @@ examples:
 
 exit codes:
   {EXIT_OK}  success (replay check OK)
-  {EXIT_REPLAY_MISMATCH}  replay check found differences, or the log breaks a rule / schema --check found drift
+  {EXIT_REPLAY_MISMATCH}  replay differences or a broken rule / schema --check found drift
   {EXIT_USAGE}  usage error
   {EXIT_DATABASE}  database unusable: demo into a non-empty file without --fresh, check on an empty one
   {EXIT_SIMULATION}  the simulation saw an unexpected outcome (a bug in the rules or the simulator)
