@@ -45,18 +45,16 @@ from types import TracebackType
 from typing import Any, Final, TypeVar
 
 from coaching.application import Clock, Coaching
-from coaching.domain import agent as agent_rules
-from coaching.domain import session as session_rules
-from coaching.domain import supervisor as supervisor_rules
 from coaching.domain.agent import Agent
 from coaching.domain.commands import Command, parse_command
 from coaching.domain.decide import decide
 from coaching.domain.errors import CoachingError, NotFound
-from coaching.domain.events import AgentEvent, DomainEvent, SessionEvent, SupervisorEvent
+from coaching.domain.events import DomainEvent
 from coaching.domain.session import SmsSession
 from coaching.domain.stream import agent_key, session_key, supervisor_key
 from coaching.domain.supervisor import Supervisor
 from coaching.domain.transcript import TranscriptEntry, transcript
+from coaching.replay import States
 
 __all__ = [
     "AT",
@@ -280,9 +278,7 @@ class PureWorld(World):
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock or fixed_clock()
         self._log: list[DomainEvent] = []
-        self._agents: dict[str, Agent] = {}
-        self._supervisors: dict[str, Supervisor] = {}
-        self._sessions: dict[str, SmsSession] = {}
+        self._states = States()  # the same fold a replay uses
 
     def handle(self, command: Command) -> list[DomainEvent]:
         events = decide(command, self, self.clock())
@@ -291,15 +287,7 @@ class PureWorld(World):
 
     def record(self, events: Sequence[DomainEvent]) -> None:
         for e in events:
-            key = e.originator_id
-            if isinstance(e, AgentEvent):
-                self._agents[key] = agent_rules.evolve(self._agents.get(key), e)
-            elif isinstance(e, SupervisorEvent):
-                self._supervisors[key] = supervisor_rules.evolve(self._supervisors.get(key), e)
-            elif isinstance(e, SessionEvent):
-                self._sessions[key] = session_rules.evolve(self._sessions.get(key), e)
-            else:
-                raise TypeError(f"not a coaching event: {e!r}")
+            self._states.apply(e)
             self._log.append(e)
 
     def log(self) -> list[DomainEvent]:
@@ -307,16 +295,17 @@ class PureWorld(World):
 
     def fingerprint(self) -> object:
         # A deep copy: a decision that mutated a state in place would show as a difference.
-        return copy.deepcopy((len(self._log), self._agents, self._supervisors, self._sessions))
+        states = self._states
+        return copy.deepcopy((len(self._log), states.agents, states.supervisors, states.sessions))
 
     def agent(self, agent_id: str) -> Agent | None:
-        return self._agents.get(agent_key(agent_id))
+        return self._states.agents.get(agent_key(agent_id))
 
     def supervisor(self, supervisor_id: str) -> Supervisor | None:
-        return self._supervisors.get(supervisor_key(supervisor_id))
+        return self._states.supervisors.get(supervisor_key(supervisor_id))
 
     def session(self, session_id: str) -> SmsSession | None:
-        return self._sessions.get(session_key(session_id))
+        return self._states.sessions.get(session_key(session_id))
 
     def transcript(self, session_id: str, viewer_id: str) -> list[TranscriptEntry]:
         key = session_key(session_id)
