@@ -1,4 +1,4 @@
-"""Two Accepts by the same agent race for one NextChat supervision, on an SQLite file.
+"""Two Accepts by the same agent race for one NextChat supervision, on SQLite and PostgreSQL.
 
 Both accepts write to the agent's stream, so they conflict there: the loser decides afresh, sees
 the NextChat supervision already used, and joins its session without a supervisor.
@@ -18,6 +18,7 @@ from coaching.application import Coaching, Outcome
 from coaching.domain.events import AgentAccepted, SessionAccepted, SupervisionEnded, SupervisorAdded
 from coaching.domain.values import MonitoringMode
 from coaching.testing import fixed_clock
+from tests.pg import new_schema
 
 ROUNDS = 5
 
@@ -25,8 +26,8 @@ ROUNDS = 5
 class LockstepCoaching(Coaching):
     """Each racing thread's first save waits for the other's: both decide on the same state."""
 
-    def __init__(self, path: str) -> None:
-        super().__init__({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path},
+    def __init__(self, path: str, env: dict[str, str] | None = None) -> None:
+        super().__init__(env or {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path},
                          clock=fixed_clock())
         self.barrier: threading.Barrier | None = None
         self._waited = threading.local()
@@ -120,3 +121,20 @@ def test_racing_accepts_on_two_applications_sharing_one_file(tmp_path: Path) -> 
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("postgres_available")
+def test_racing_accepts_in_lockstep_on_postgres() -> None:
+    """The same race on PostgreSQL: its unique (originator_id, version) makes the loser retry."""
+    env, drop = new_schema()
+    app = LockstepCoaching("", env)
+    try:
+        set_up(app)
+        app.barrier = threading.Barrier(2)
+        outcomes = race(app)
+        winner, loser = check_one_winner(app, outcomes)
+        assert (outcomes[winner].attempts, outcomes[loser].attempts) == (1, 2)
+    finally:
+        app.close()
+        drop()

@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, settings
 
 from coaching.application import Coaching
 from coaching.testing.machine import SupervisionMachine, Target
-
-from .conftest import new_schema
+from tests.pg import new_schema
 
 SupervisionMachine.TestCase.settings = settings(
     max_examples=int(__import__("os").environ.get("COACHING_MACHINE_EXAMPLES", "60")),

@@ -1,13 +1,11 @@
-"""PostgreSQL for the property tests: a fresh schema per use, skipped (or failed in CI) if unreachable."""
+"""PostgreSQL for the tests: a fresh schema per use; skipped (failed in CI) when unreachable."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import psycopg
-import pytest
 
 PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres", "dbname": "test"}
 
@@ -41,14 +39,3 @@ def new_schema() -> tuple[dict[str, str], Callable[[], None]]:
         "POSTGRES_SCHEMA": schema,
     }
     return env, drop
-
-
-@pytest.fixture(scope="session")
-def postgres_available() -> Iterator[None]:
-    """Skip when PostgreSQL is unreachable, unless COACHING_REQUIRE_POSTGRES=1 (CI): then fail."""
-    reason = postgres_unreachable()
-    if reason is not None:
-        if os.environ.get("COACHING_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"COACHING_REQUIRE_POSTGRES=1 but {reason}")
-        pytest.skip(reason)
-    yield
