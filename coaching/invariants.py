@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from coaching.domain.events import (
     AgentAccepted,
+    AgentEvent,
     AgentLeft,
     DomainEvent,
     MessageVisibleToAgent,
@@ -41,6 +42,7 @@ class Rule(StrEnum):
     COACH_NEVER_TO_CUSTOMER = "coach-messages-never-reach-the-customer"
     MONITOR_NEVER_SENDS = "a-monitoring-supervisor-never-sends"
     NEXTCHAT_AT_MOST_ONCE = "nextchat-joins-at-most-one-session"
+    NEXTCHAT_ENDS_AT_FIRST_ACCEPT = "nextchat-ends-at-the-first-accepted-session"
     ALLCHATS_EVERY_ACCEPT = "every-active-supervision-joins-each-accepted-session"
     NO_JOIN_IN_PROGRESS = "no-supervision-joins-a-session-in-progress"
     REVOKED_EXACTLY_ONCE = "revoked-exactly-once-at-completion-or-queueing"
@@ -85,6 +87,8 @@ class LogChecker:
         self.sessions: dict[str, _Session] = {}
         self.supervisions: dict[str, dict[str, MonitoringMode]] = {}  # agent -> sup -> mode
         self.nextchat_joins: dict[tuple[str, str], list[int]] = {}  # (agent, sup) -> positions
+        # agent -> (position of its SessionAccepted, session, NextChat supervisors still to end)
+        self.nextchat_owed: dict[str, tuple[int, str, set[str]]] = {}
         self.events = 0
 
     def _flag(self, rule: Rule, session_id: str | None, positions: Iterable[int],
@@ -97,18 +101,52 @@ class LogChecker:
         self.events += 1
         if isinstance(event, SessionEvent):
             self._session_event(position, event)
-        elif isinstance(event, SupervisionStarted):
+            return
+        if isinstance(event, SupervisionEnded):
+            self._nextchat_ended(position, event)
+            return
+        if isinstance(event, AgentEvent):
+            self._settle_nextchat(event.agent_id, position)
+        if isinstance(event, SupervisionStarted):
             self.supervisions.setdefault(event.agent_id, {})[event.supervisor_id] = event.monitoring_mode
             self.nextchat_joins.pop((event.agent_id, event.supervisor_id), None)
-        elif isinstance(event, SupervisionCancelled | SupervisionEnded):
+        elif isinstance(event, SupervisionCancelled):
             self.supervisions.get(event.agent_id, {}).pop(event.supervisor_id, None)
         elif isinstance(event, SessionAccepted):
             self._accepted_by_agent(position, event)
 
+    def _settle_nextchat(self, agent_id: str, position: int | None) -> None:
+        """The agent's Accept is over: every NextChat supervision active at it must have ended."""
+        owed = self.nextchat_owed.pop(agent_id, None)
+        if owed is not None and owed[2]:
+            at, session_id, sups = owed
+            self._flag(Rule.NEXTCHAT_ENDS_AT_FIRST_ACCEPT, session_id,
+                       [at] if position is None else [at, position], [*sorted(sups), agent_id],
+                       f"agent {agent_id} accepted {session_id}, the first session since these "
+                       "NextChat supervisions were set up, but they did not end")
+
+    def _nextchat_ended(self, position: int, event: SupervisionEnded) -> None:
+        owed = self.nextchat_owed.get(event.agent_id)
+        if (owed is None or owed[1] != event.session_id or event.supervisor_id not in owed[2]
+                or self.supervisions.get(event.agent_id, {}).get(event.supervisor_id)
+                is not MonitoringMode.NEXT_CHAT):
+            self._flag(Rule.NEXTCHAT_ENDS_AT_FIRST_ACCEPT, event.session_id, [position],
+                       [event.supervisor_id, event.agent_id],
+                       "a supervision ended other than as a NextChat at its agent's Accept")
+        else:
+            owed[2].discard(event.supervisor_id)
+        self.supervisions.get(event.agent_id, {}).pop(event.supervisor_id, None)
+
     def _accepted_by_agent(self, position: int, event: SessionAccepted) -> None:
         """The agent's side of an Accept closes it: every active supervision must have joined."""
+        nextchats = {sup for sup, mode in self.supervisions.get(event.agent_id, {}).items()
+                     if mode is MonitoringMode.NEXT_CHAT}
+        self.nextchat_owed[event.agent_id] = (position, event.session_id, nextchats)
         s = self.sessions.get(event.session_id)
         if s is None or s.accept_agent != event.agent_id:
+            self._flag(Rule.ALLCHATS_EVERY_ACCEPT, event.session_id, [position], [event.agent_id],
+                       f"agent {event.agent_id} recorded accepting {event.session_id}, "
+                       "which records no such Accept just before")
             return
         active = set(self.supervisions.get(event.agent_id, {}))
         expected = active - s.accept_present_before
@@ -130,6 +168,8 @@ class LogChecker:
 
     def _session_event(self, p: int, e: SessionEvent) -> None:
         s = self.sessions.setdefault(e.session_id, _Session())
+        if s.accept_agent is not None and not isinstance(e, SupervisorAdded):
+            self._accept_unrecorded(s, e.session_id, p)
         if s.pending_revoked and not isinstance(e, Revoked):
             self._flag(Rule.REVOKED_EXACTLY_ONCE, e.session_id, [*s.pending_revoked.values(), p],
                        sorted(s.pending_revoked), "supervisors present at the end got no Revoked")
@@ -177,8 +217,18 @@ class LogChecker:
                 self._message(p, e, s)
         s.last = e
 
+    def _accept_unrecorded(self, s: _Session, session_id: str, p: int | None) -> None:
+        """An AgentAccepted with no SessionAccepted after it: the supervisions were not applied."""
+        self._flag(Rule.ALLCHATS_EVERY_ACCEPT, session_id,
+                   [s.accept_position] if p is None else [s.accept_position, p],
+                   [s.accept_agent or ""],
+                   f"agent {s.accept_agent} joined {session_id} but its Accept never reached its "
+                   "supervisions (no SessionAccepted)")
+        s.accept_agent = None
+
     def _message(self, p: int, e: MessageVisibleToAll | MessageVisibleToAgent, s: _Session) -> None:
-        if e.sender_type is not ParticipantType.SUPERVISOR:
+        # judged by who the sender is in the session, not by the type the event claims for it
+        if e.sender_type is not ParticipantType.SUPERVISOR and e.sender_id not in s.supervisors:
             return
         mode = s.supervisors.get(e.sender_id)
         if mode is SupervisorMode.MONITOR or mode is None:
@@ -190,7 +240,11 @@ class LogChecker:
 
     def finish(self) -> list[Violation]:
         """End of the log: revocations still owed are violations too."""
+        for agent_id in list(self.nextchat_owed):
+            self._settle_nextchat(agent_id, None)
         for session_id, s in self.sessions.items():
+            if s.accept_agent is not None:
+                self._accept_unrecorded(s, session_id, None)
             if s.pending_revoked:
                 self._flag(Rule.REVOKED_EXACTLY_ONCE, session_id, s.pending_revoked.values(),
                            sorted(s.pending_revoked), "supervisors present at the end got no Revoked")

@@ -6,6 +6,10 @@ command must produce: which supervisors join, which are revoked, which NextChat 
 end, and the visibility of a message. The state machine in :mod:`coaching.testing.machine`
 holds the library to these predictions, so a rule broken in the library and not in the model
 (or the other way round) shows up as a disagreement.
+
+It also predicts every viewer's transcript (ADR 0005), written the other way round from the
+library's fold: each entry is pushed, when it happens, to the viewers present, and a viewer that
+joins is handed the entries it has not been offered yet (history on join).
 """
 
 from __future__ import annotations
@@ -67,10 +71,31 @@ class Expected:
     """The visibility of the message sent, if the command sends one."""
 
 
+Entry = tuple[str, str, str, str, str | None]
+"""A transcript line as the model predicts it: (kind, participant id, nickname, visibility, text)."""
+
+_MODE_VISIBILITY = {"Monitor": "Supervisors", "Coach": "Agents", "BargeIn": "All"}
+_AUDIENCE = {"All": {"Customer", "Agent", "Supervisor"}, "Agents": {"Agent", "Supervisor"},
+             "Supervisors": {"Supervisor"}}
+_WIDTH = {"Supervisors": 1, "Agents": 2, "All": 3}
+
+
+@dataclass
+class _Viewer:
+    """One participant's view of one session: what it was shown, and how far it was offered."""
+
+    kind: str  # Customer | Agent | Supervisor
+    present: bool = False
+    offered: int = 0  # entries before this index were offered to it already
+    shown: list[Entry] = field(default_factory=list)
+
+
 @dataclass
 class _Agent:
     team: str | None
-    supervisions: dict[str, tuple[str, str]] = field(default_factory=dict)  # sup -> (mode, NextChat|AllChats)
+    name: str  # shown to others: the registered nickname, else the username
+    # sup -> (mode, NextChat|AllChats, nickname)
+    supervisions: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,6 +103,7 @@ class _Supervisor:
     features: frozenset[str]
     agents: frozenset[str]
     teams: frozenset[str]
+    name: str  # ADR 0004: the registered nickname, else the username (the seed names only the username)
 
 
 @dataclass
@@ -88,6 +114,38 @@ class _Session:
     invited: set[str] = field(default_factory=set)
     supervisors: dict[str, str] = field(default_factory=dict)  # sup -> mode
     offered_to: str | None = None  # the agent routing's pending offer went to
+    entries: list[Entry] = field(default_factory=list)
+    viewers: dict[str, _Viewer] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # participant -> nickname at its last join
+
+    # --- what each participant is shown (ADR 0005) ---------------------------------------------
+
+    def _offer(self, v: _Viewer) -> None:
+        v.shown.extend(e for e in self.entries[v.offered:] if v.kind in _AUDIENCE[e[3]])
+        v.offered = len(self.entries)
+
+    def say(self, kind: str, who: str, visibility: str, text: str | None = None) -> None:
+        """A new transcript line, shown at once to every participant present."""
+        self.entries.append((kind, who, self.names.get(who, who), visibility, text))
+        for v in self.viewers.values():
+            if v.present:
+                self._offer(v)
+
+    def arrive(self, who: str, kind: str) -> None:
+        """``who`` joins (its join line already said): it is shown everything not yet offered."""
+        v = self.viewers.setdefault(who, _Viewer(kind))
+        v.kind, v.present = kind, True
+        self._offer(v)
+
+    def go(self, who: str) -> None:
+        """``who`` is no longer shown anything (its departure line, if any, already said)."""
+        if who in self.viewers:
+            self.viewers[who].present = False
+
+    def transcript(self, viewer: str) -> list[Entry]:
+        """What ``viewer`` was shown, in order."""
+        v = self.viewers.get(viewer)
+        return list(v.shown) if v is not None else []
 
 
 class ReferenceModel:
@@ -127,13 +185,24 @@ class ReferenceModel:
         if agent_id not in sup.agents and (team is None or team not in sup.teams):
             raise Refused(NO_PERMISSION)
 
-    def _end(self, s: _Session, reason_queue: bool) -> Expected:
+    def _end(self, s: _Session, actor: str, queue_name: str | None) -> Expected:
+        """Queued (``queue_name``) or completed: agents are out, every supervisor is revoked."""
         revoked = frozenset(s.supervisors)
+        if queue_name is not None:
+            s.say("Queued", actor, "All", queue_name)
+        else:
+            s.say("Completed", actor, "All")
+            s.go(s.customer)
+        for agent in s.agents:
+            s.go(agent)
+        for sup, mode in s.supervisors.items():  # in the order they joined
+            s.say("Revoked", sup, _MODE_VISIBILITY[mode])
+            s.go(sup)
         s.supervisors.clear()
         s.agents.clear()
         s.invited.clear()
         s.offered_to = None
-        s.status = "Waiting" if reason_queue else "Completed"
+        s.status = "Waiting" if queue_name is not None else "Completed"
         return Expected(revoked=revoked)
 
     # --- the rules, per command -----------------------------------------------------------------
@@ -145,14 +214,18 @@ class ReferenceModel:
             if user in self.agents or user in self.supervisors:
                 raise Refused(EXISTS)
             if isinstance(c, RegisterAgent):
-                self.agents[user] = _Agent(c.team)
+                self.agents[user] = _Agent(c.team, c.nickname or c.username)
             else:
-                self.supervisors[user] = _Supervisor(c.features, c.agents, c.teams)
+                self.supervisors[user] = _Supervisor(c.features, c.agents, c.teams,
+                                                     c.nickname or c.username)
             return Expected()
         if isinstance(c, OpenSession):
             if c.session_id in self.sessions:
                 raise Refused(EXISTS)
-            self.sessions[c.session_id] = _Session(c.customer_id)
+            s = self.sessions[c.session_id] = _Session(c.customer_id)
+            s.names[c.customer_id] = c.customer_nickname
+            s.say("ParticipantJoined", c.customer_id, "All")
+            s.arrive(c.customer_id, "Customer")
             return Expected()
         if isinstance(c, OfferSession):
             s = self._session(c.session_id)
@@ -188,12 +261,18 @@ class ReferenceModel:
                 s.offered_to = None
             s.agents.append(c.actor)
             s.status = "Chatting"
+            s.names[c.actor] = c.nickname or a.name
+            s.say("ParticipantJoined", c.actor, "All")
+            s.arrive(c.actor, "Agent")
             added = set()
-            for sup_id, (mode, _) in a.supervisions.items():
+            for sup_id, (mode, _, nickname) in a.supervisions.items():
                 if sup_id not in s.supervisors:
                     s.supervisors[sup_id] = mode
                     added.add(sup_id)
-            ended = {sup_id for sup_id, (_, mm) in a.supervisions.items() if mm == "NextChat"}
+                    s.names[sup_id] = nickname
+                    s.say("ParticipantJoined", sup_id, _MODE_VISIBILITY[mode])
+                    s.arrive(sup_id, "Supervisor")
+            ended = {sup_id for sup_id, (_, mm, _) in a.supervisions.items() if mm == "NextChat"}
             for sup_id in ended:
                 del a.supervisions[sup_id]
             return Expected(added=frozenset(added), ended=frozenset(ended))
@@ -211,11 +290,14 @@ class ReferenceModel:
             self._open(s)
             if c.actor in s.agents:
                 s.agents.remove(c.actor)
+                s.say("ParticipantLeft", c.actor, "All")
+                s.go(c.actor)
                 if not s.agents:
-                    return self._end(s, reason_queue=False)
+                    return self._end(s, c.actor, None)
                 return Expected()
             if c.actor in s.supervisors:
-                del s.supervisors[c.actor]
+                s.say("ParticipantLeft", c.actor, _MODE_VISIBILITY[s.supervisors.pop(c.actor)])
+                s.go(c.actor)
                 return Expected()
             raise Refused(INVALID_STATE)
         if isinstance(c, Queue | Complete):
@@ -223,25 +305,27 @@ class ReferenceModel:
             self._open(s)
             if c.actor not in s.agents:
                 raise Refused(INVALID_STATE)
-            return self._end(s, reason_queue=isinstance(c, Queue))
+            return self._end(s, c.actor, c.queue_name if isinstance(c, Queue) else None)
         if isinstance(c, SendMessage):
             s = self._session(c.session_id)
             self._open(s)
-            if c.actor == s.customer or c.actor in s.agents:
-                return Expected(message_visibility="All")
             speaking = s.supervisors.get(c.actor)
-            if speaking == "Coach":
-                return Expected(message_visibility="Agents")
-            if speaking == "BargeIn":
-                return Expected(message_visibility="All")
-            raise Refused(INVALID_STATE)  # a monitoring supervisor, or not a participant
+            if c.actor == s.customer or c.actor in s.agents or speaking == "BargeIn":
+                visibility = "All"
+            elif speaking == "Coach":
+                visibility = "Agents"
+            else:
+                raise Refused(INVALID_STATE)  # a monitoring supervisor, or not a participant
+            s.say("Message", c.actor, visibility, c.text)
+            return Expected(message_visibility=visibility)
         if isinstance(c, Monitor | Coach | BargeIn):
             sup = self._sup(c.actor)
             a = self._agent(c.agent_id)
             self._may_supervise(sup, c.agent_id)
             if c.actor in a.supervisions:
                 raise Refused(EXISTS)
-            a.supervisions[c.actor] = (_SET_UP_MODE[type(c)], c.supervisor_monitoring_mode.value)
+            a.supervisions[c.actor] = (_SET_UP_MODE[type(c)], c.supervisor_monitoring_mode.value,
+                                       c.nickname or sup.name)
             return Expected()
         if isinstance(c, CancelSupervisorMonitoring):
             sup = self._sup(c.actor)
@@ -269,6 +353,10 @@ class ReferenceModel:
             else:
                 raise Refused(MISSING)
             s.supervisors[c.actor] = mode
+            # the nickname its supervision of the agent was set up with, else its own
+            s.names[c.actor] = a.supervisions[c.actor][2] if c.actor in a.supervisions else sup.name
+            s.say("ParticipantJoined", c.actor, _MODE_VISIBILITY[mode])
+            s.arrive(c.actor, "Supervisor")
             return Expected()
         if isinstance(c, SwitchToCoach | SwitchToBargeIn | SwitchToMonitor):
             sup = self._sup(c.actor)
@@ -279,6 +367,8 @@ class ReferenceModel:
             target = _SWITCH_TARGET[type(c)]
             if c.actor not in s.supervisors or s.supervisors[c.actor] == target:
                 raise Refused(INVALID_STATE)
+            before, after = _MODE_VISIBILITY[s.supervisors[c.actor]], _MODE_VISIBILITY[target]
+            s.say("ModeSwitched", c.actor, max(before, after, key=_WIDTH.__getitem__))
             s.supervisors[c.actor] = target
             return Expected()
         raise AssertionError(f"the model does not know {type(c).__name__}")
