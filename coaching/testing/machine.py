@@ -286,7 +286,7 @@ class SupervisionMachine(RuleBasedStateMachine):
                 return
             if answer is not None:
                 self.run(answer(actor=agent, session_id=x))
-            elif data.draw(st.booleans()):  # a second offer while the first is pending: refused (2)
+            else:  # left pending; a second offer meanwhile is refused (2): one offer at a time
                 other = data.draw(st.sampled_from([b for b in cs.AGENTS if b != agent]))
                 self.run(OfferSession(actor="routing", session_id=x, agent_id=other))
 
@@ -442,6 +442,10 @@ class SupervisionMachine(RuleBasedStateMachine):
         options = sorted((x, sup, a) for x in self._live() for sup, a in _PERMITTED_PAIRS
                          if a in self.model.sessions[x].agents
                          and sup not in self.model.sessions[x].supervisors)
+        supervising = [(x, sup, a) for x, sup, a in options if sup in self.model.agents[a].supervisions]
+        prefer_supervising: bool = data.draw(st.booleans())
+        if supervising and prefer_supervising:
+            options = supervising  # the case where the mode may come from the supervision
         if options:
             x, sup, a = data.draw(st.sampled_from(options))
             self.run(Intrude(actor=sup, agent_id=a, session_id=x, supervisor_visibility_mode=mode))
