@@ -107,6 +107,10 @@ def _(c: RegisterSupervisor, given: Given, at: datetime) -> list[DomainEvent]:
 def _(c: OpenSession, given: Given, at: datetime) -> list[DomainEvent]:
     if given.session(c.session_id) is not None:
         raise AlreadyExists(f"an SMS session with id {c.session_id!r} already exists")
+    if given.agent(c.customer_id) is not None or given.supervisor(c.customer_id) is not None:
+        # ADR 0003: a participant id must say who it is; a customer id equal to a user's would
+        # let that user be shown the customer's view, and the customer a coach's messages
+        raise AlreadyExists(f"customer id {c.customer_id!r} is a registered user's id")
     return session_rules.open_session(c.session_id, c.customer_id, c.customer_nickname, at, c.actor)
 
 

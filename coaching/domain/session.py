@@ -108,6 +108,12 @@ def _check_agent_present(session: SmsSession, agent_id: str) -> None:
         raise InvalidState(f"agent {agent_id!r} is not in session {session.session_id!r}")
 
 
+def _check_not_the_customer(session: SmsSession, user_id: str) -> None:
+    """A user whose id is the session's customer id cannot take part as agent or supervisor."""
+    if user_id == session.customer_id:
+        raise AlreadyExists(f"{user_id!r} is the customer of session {session.session_id!r}")
+
+
 def _revoke_all(new: Stream, session: SmsSession, reason: RevokeReason) -> list[DomainEvent]:
     """Revoked, once per supervisor present: the consequence of completion and queueing."""
     return [new(Revoked, session_id=session.session_id, supervisor_id=s, reason=reason)
@@ -128,6 +134,7 @@ def open_session(session_id: str, customer_id: str, customer_nickname: str,
 def offer(session: SmsSession, agent: Agent, at: datetime, actor: str) -> list[DomainEvent]:
     """Routing invites an agent to a session that has no agent in it."""
     _check_open(session)
+    _check_not_the_customer(session, agent.agent_id)
     if session.status is not SessionStatus.WAITING:
         raise InvalidState(
             f"session {session.session_id!r} already has an agent; use Invite for a conference"
@@ -149,6 +156,7 @@ def invite(session: SmsSession, inviter_id: str, invitee: Agent, at: datetime) -
     """An agent in the session invites another agent (conference)."""
     _check_open(session)
     _check_agent_present(session, inviter_id)
+    _check_not_the_customer(session, invitee.agent_id)
     if invitee.agent_id in session.agents or invitee.agent_id in session.invitations:
         raise AlreadyExists(
             f"agent {invitee.agent_id!r} is already in or invited to {session.session_id!r}"
@@ -283,6 +291,7 @@ def intrude(session: SmsSession, agent: Agent, supervisor: Supervisor,
     check_may_supervise(supervisor, agent)
     _check_open(session)
     _check_agent_present(session, agent.agent_id)
+    _check_not_the_customer(session, supervisor.supervisor_id)
     if supervisor.supervisor_id in session.supervisors:
         raise AlreadyExists(
             f"supervisor {supervisor.supervisor_id!r} is already in session {session.session_id!r}"

@@ -242,3 +242,37 @@ def test_a_refusal_reads_as_a_gws_response() -> None:
     body = caught.value.to_gws()
     assert body["statusCode"] == 10
     assert "text" in str(body["statusMessage"])
+
+
+# --- a customer id never names a user (ADR 0003) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("user", ["a1", "s1"])
+def test_a_session_cannot_open_for_a_customer_whose_id_is_a_user(runner: Runner, user: str) -> None:
+    """Else that user would be shown the customer's view, and the customer a coach's messages."""
+    runner.run(
+        given(CAST)
+        .when(OpenSession(actor="routing", session_id="x2", customer_id=user, customer_nickname="Eve"))
+        .then_raises(AlreadyExists, 18)
+    )
+
+
+def test_a_user_registered_later_with_a_customer_id_cannot_join_as_agent(runner: Runner) -> None:
+    runner.run(
+        given(CAST,
+              OpenSession(actor="routing", session_id="x2", customer_id="c2", customer_nickname="Eve"),
+              RegisterAgent(actor="admin", agent_id="c2", username="eve-the-agent"))
+        .when(OfferSession(actor="routing", session_id="x2", agent_id="c2"))
+        .then_raises(AlreadyExists, 18)
+    )
+
+
+def test_a_supervisor_whose_id_is_the_customer_cannot_intrude(runner: Runner) -> None:
+    runner.run(
+        given(CAST,
+              RegisterSupervisor(actor="admin", supervisor_id="c1", username="carol-sup",
+                                 features=MULTIMEDIA, agents=frozenset({"a1"})))
+        .when(Intrude(actor="c1", agent_id="a1", session_id="x1",
+                      supervisor_visibility_mode=SupervisorMode.COACH))
+        .then_raises(AlreadyExists, 18)
+    )
