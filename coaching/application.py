@@ -48,7 +48,7 @@ from coaching.domain.commands import (
     SwitchToCoach,
     SwitchToMonitor,
 )
-from coaching.domain.decide import decide
+from coaching.domain.decide import decide, require_agent, require_session, require_supervisor
 from coaching.domain.errors import ConcurrencyConflict, NotFound
 from coaching.domain.events import DomainEvent
 from coaching.domain.session import SmsSession
@@ -302,24 +302,15 @@ class Coaching(Application[str]):
 
     def get_agent(self, agent_id: str) -> Agent:
         """The agent's current state (raises ``NotFound``)."""
-        found = _StoreLookup(self).agent(agent_id)
-        if found is None:
-            raise NotFound(f"no agent with id {agent_id!r}")
-        return found
+        return require_agent(_StoreLookup(self), agent_id)
 
     def get_supervisor(self, supervisor_id: str) -> Supervisor:
         """The supervisor's current state (raises ``NotFound``)."""
-        found = _StoreLookup(self).supervisor(supervisor_id)
-        if found is None:
-            raise NotFound(f"no supervisor with id {supervisor_id!r}")
-        return found
+        return require_supervisor(_StoreLookup(self), supervisor_id)
 
     def get_session(self, session_id: str) -> SmsSession:
         """The session's current state (raises ``NotFound``)."""
-        found = _StoreLookup(self).session(session_id)
-        if found is None:
-            raise NotFound(f"no SMS session with id {session_id!r}")
-        return found
+        return require_session(_StoreLookup(self), session_id)
 
     def session_view(self, session_id: str) -> SessionView:
         """Participants of the session, with their mode and visibility."""
@@ -350,7 +341,7 @@ class Coaching(Application[str]):
         # Without a cipher or compressor the stored state is the codec's JSON: decode it directly
         # (a replay calls this once per event, so one layer of indirection less is measurable).
         plain = isinstance(mapper, PydanticMapper) and not (mapper.cipher or mapper.compressor)
-        decode = CODEC.decode if not isinstance(mapper, PydanticMapper) else mapper.codec.decode
+        decode = mapper.codec.decode if isinstance(mapper, PydanticMapper) else CODEC.decode
         start = 1
         while True:
             page = self.recorder.select_notifications(start=start, limit=page_size)

@@ -53,21 +53,24 @@ class Given(Protocol):
     def session(self, session_id: str) -> SmsSession | None: ...
 
 
-def _agent(given: Given, agent_id: str) -> Agent:
+def require_agent(given: Given, agent_id: str) -> Agent:
+    """The agent, or ``NotFound`` (GWS 6)."""
     found = given.agent(agent_id)
     if found is None:
         raise NotFound(f"no agent with id {agent_id!r}")
     return found
 
 
-def _supervisor(given: Given, supervisor_id: str) -> Supervisor:
+def require_supervisor(given: Given, supervisor_id: str) -> Supervisor:
+    """The supervisor, or ``NotFound`` (GWS 6)."""
     found = given.supervisor(supervisor_id)
     if found is None:
         raise NotFound(f"no supervisor with id {supervisor_id!r}")
     return found
 
 
-def _session(given: Given, session_id: str) -> SmsSession:
+def require_session(given: Given, session_id: str) -> SmsSession:
+    """The session, or ``NotFound`` (GWS 6)."""
     found = given.session(session_id)
     if found is None:
         raise NotFound(f"no SMS session with id {session_id!r}")
@@ -116,49 +119,50 @@ def _(c: OpenSession, given: Given, at: datetime) -> list[DomainEvent]:
 
 @_on(OfferSession)
 def _(c: OfferSession, given: Given, at: datetime) -> list[DomainEvent]:
-    return session_rules.offer(_session(given, c.session_id), _agent(given, c.agent_id), at, c.actor)
+    return session_rules.offer(require_session(given, c.session_id), require_agent(given, c.agent_id),
+                               at, c.actor)
 
 
 @_on(Invite)
 def _(c: Invite, given: Given, at: datetime) -> list[DomainEvent]:
-    return session_rules.invite(_session(given, c.session_id), c.actor,
-                                _agent(given, c.agent_id), at)
+    return session_rules.invite(require_session(given, c.session_id), c.actor,
+                                require_agent(given, c.agent_id), at)
 
 
 @_on(Accept)
 def _(c: Accept, given: Given, at: datetime) -> list[DomainEvent]:
-    return session_rules.accept(_session(given, c.session_id), _agent(given, c.actor),
+    return session_rules.accept(require_session(given, c.session_id), require_agent(given, c.actor),
                                 c.nickname, at)
 
 
 @_on(Reject)
 def _(c: Reject, given: Given, at: datetime) -> list[DomainEvent]:
-    return session_rules.reject(_session(given, c.session_id), c.actor, at)
+    return session_rules.reject(require_session(given, c.session_id), c.actor, at)
 
 
 @_on(Leave)
 def _(c: Leave, given: Given, at: datetime) -> list[DomainEvent]:
-    return session_rules.leave(_session(given, c.session_id), c.actor, at)
+    return session_rules.leave(require_session(given, c.session_id), c.actor, at)
 
 
 @_on(Queue)
 def _(c: Queue, given: Given, at: datetime) -> list[DomainEvent]:
-    return session_rules.queue(_session(given, c.session_id), c.actor, c.queue_name, at)
+    return session_rules.queue(require_session(given, c.session_id), c.actor, c.queue_name, at)
 
 
 @_on(Complete)
 def _(c: Complete, given: Given, at: datetime) -> list[DomainEvent]:
-    return session_rules.complete(_session(given, c.session_id), c.actor, at)
+    return session_rules.complete(require_session(given, c.session_id), c.actor, at)
 
 
 @_on(SendMessage)
 def _(c: SendMessage, given: Given, at: datetime) -> list[DomainEvent]:
-    return session_rules.send_message(_session(given, c.session_id), c.actor, c.text, at)
+    return session_rules.send_message(require_session(given, c.session_id), c.actor, c.text, at)
 
 
 def _set_up(c: Monitor | Coach | BargeIn, given: Given, at: datetime) -> list[DomainEvent]:
-    supervisor = _supervisor(given, c.actor)
-    agent = _agent(given, c.agent_id)
+    supervisor = require_supervisor(given, c.actor)
+    agent = require_agent(given, c.agent_id)
     supervisor_rules.check_may_supervise(supervisor, agent)
     return agent_rules.start_supervision(agent, supervisor.supervisor_id, c.mode,
                                          c.supervisor_monitoring_mode,
@@ -172,22 +176,22 @@ decide.register(BargeIn, _set_up)
 
 @_on(CancelSupervisorMonitoring)
 def _(c: CancelSupervisorMonitoring, given: Given, at: datetime) -> list[DomainEvent]:
-    supervisor = _supervisor(given, c.actor)
+    supervisor = require_supervisor(given, c.actor)
     supervisor_rules.check_feature(supervisor)
-    return agent_rules.cancel_supervision(_agent(given, c.agent_id), supervisor.supervisor_id, at)
+    return agent_rules.cancel_supervision(require_agent(given, c.agent_id), supervisor.supervisor_id, at)
 
 
 @_on(Intrude)
 def _(c: Intrude, given: Given, at: datetime) -> list[DomainEvent]:
-    supervisor = _supervisor(given, c.actor)
-    return session_rules.intrude(_session(given, c.session_id), _agent(given, c.agent_id),
+    supervisor = require_supervisor(given, c.actor)
+    return session_rules.intrude(require_session(given, c.session_id), require_agent(given, c.agent_id),
                                  supervisor, c.supervisor_visibility_mode, at)
 
 
 def _switch(c: SwitchToCoach | SwitchToBargeIn | SwitchToMonitor, given: Given,
             at: datetime) -> list[DomainEvent]:
-    supervisor_rules.check_feature(_supervisor(given, c.actor))
-    return session_rules.switch(_session(given, c.session_id), c.actor, c.to_mode, at)
+    supervisor_rules.check_feature(require_supervisor(given, c.actor))
+    return session_rules.switch(require_session(given, c.session_id), c.actor, c.to_mode, at)
 
 
 decide.register(SwitchToCoach, _switch)
