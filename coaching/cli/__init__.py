@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
+import pkgutil
 import sqlite3
 import sys
 import time
@@ -22,6 +24,7 @@ import orjson
 from eventsourcing.persistence import PersistenceError
 
 from coaching.application import Coaching
+from coaching.cli.progress import Progress, duration
 from coaching.domain.errors import CoachingError
 from coaching.domain.events import DomainEvent
 from coaching.invariants import LogChecker, Rule, Violation
@@ -79,92 +82,6 @@ exit codes:
   {EXIT_DATABASE}  database unusable: demo into a non-empty file without --fresh, check on an empty one
   {EXIT_SIMULATION}  the simulation saw an unexpected outcome (a bug in the rules or the simulator)
 """
-
-
-# --- progress -------------------------------------------------------------------------------------
-
-
-class Progress:
-    """A dependency-free progress bar on a stream: bar, count/total, rate, ETA.
-
-    On a terminal it redraws one line (at most ten times a second); elsewhere (a pipe, a CI log)
-    it prints a plain line at every tenth of the way, so logs stay readable.
-    """
-
-    def __init__(self, label: str, total: int, stream: IO[str] | None = None, *,
-                 enabled: bool = True, width: int = 28,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.label = label
-        self.total = max(0, total)
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
-        self.width = width
-        self.clock = clock
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.started = clock()
-        self.count = 0
-        self._last_draw = 0.0
-        self._last_decile = -1
-        self._drawn = 0
-
-    def update(self, count: int) -> None:
-        """Report that ``count`` of ``total`` are done."""
-        self.count = count
-        if not self.enabled:
-            return
-        if self.tty:
-            now = self.clock()
-            if now - self._last_draw >= 0.1 or count >= self.total:
-                self._last_draw = now
-                self._redraw()
-        else:
-            decile = count * 10 // self.total if self.total else 10
-            if decile > self._last_decile:
-                self._last_decile = decile
-                self.stream.write(self.line(bar=False) + "\n")
-                self.stream.flush()
-
-    def finish(self) -> None:
-        """Draw the final state and end the line."""
-        if not self.enabled:
-            return
-        if self.tty:
-            self._redraw()
-            self.stream.write("\n")
-        elif self._last_decile < 10 or self.count < self.total:
-            self.stream.write(self.line(bar=False) + "\n")
-        self.stream.flush()
-
-    def _redraw(self) -> None:
-        text = self.line(bar=True)
-        # pad over the tail of a longer previous line ("ETA 1:02:03" → "done in 0:04")
-        self.stream.write("\r" + text.ljust(self._drawn))
-        self._drawn = len(text)
-        self.stream.flush()
-
-    def line(self, *, bar: bool) -> str:
-        """The text of the progress line now."""
-        elapsed = max(self.clock() - self.started, 1e-9)
-        rate = self.count / elapsed
-        fraction = min(1.0, self.count / self.total) if self.total else 1.0
-        if self.count >= self.total:
-            eta = f"done in {_duration(elapsed)}"
-        elif rate > 0:
-            eta = f"ETA {_duration((self.total - self.count) / rate)}"
-        else:
-            eta = "ETA --:--"
-        counts = f"{self.count:,}/{self.total:,} {fraction:4.0%} {rate:,.0f}/s {eta}"
-        if not bar:
-            return f"{self.label}: {counts}"
-        filled = round(fraction * self.width)
-        return f"{self.label:<6} [{'#' * filled}{'.' * (self.width - filled)}] {counts}"
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 # --- the replay check -----------------------------------------------------------------------------
@@ -272,7 +189,7 @@ def summary(stats: ShiftStats, db: str) -> str:
     if start and end:
         until = f"{end:%H:%M:%S}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M:%S}"
         out.append(f"  simulated    {start:%Y-%m-%d %H:%M:%S} → {until} UTC "
-                   f"({_duration(span.total_seconds())})")
+                   f"({duration(span.total_seconds())})")
     out.append(f"  commands     {stats.commands:,} issued, {stats.accepted:,} accepted, "
                f"{stats.refusals:,} refused on purpose")
     out.append(f"  events       {stats.events:,} recorded")
@@ -489,9 +406,9 @@ def _non_negative(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also what ``--help`` prints)."""
     parser = argparse.ArgumentParser(
-        prog="coaching", description=_DESCRIPTION, epilog=_EPILOG,
+        prog="coaching", description=_DESCRIPTION, epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{demo,check,schema}", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     progress_help = "no progress bar on stderr (it is drawn on a terminal, plain lines otherwise)"
     demo = sub.add_parser(
@@ -537,7 +454,32 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--check", action="store_true",
                         help="with --out: write nothing, exit 1 if any file differs from the code")
     schema.set_defaults(run=cmd_schema)
+    for module in subcommand_modules():
+        module.register(sub)
     return parser
+
+
+def subcommand_modules() -> list[Any]:
+    """The other subcommands: every module in ``coaching.cli`` that defines ``register(subparsers)``.
+
+    Why discovery instead of a list: each family of commands (the GWS server, the audit tools)
+    lives in its own module with its own help text, and adding one touches no other file. A
+    module also defines ``ORDER`` (its place in ``--help``), ``COMMANDS`` (its lines under
+    "commands:") and ``EXAMPLES`` (its lines under "examples:").
+    """
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if callable(getattr(module, "register", None)):
+            found.append(module)
+    return sorted(found, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
+
+
+def _epilog() -> str:
+    commands = "".join(getattr(m, "COMMANDS", "") for m in subcommand_modules())
+    examples = "".join(getattr(m, "EXAMPLES", "") for m in subcommand_modules())
+    return _EPILOG.replace("\nexamples:\n", f"{commands}\nexamples:\n", 1).replace(
+        "\nexit codes:\n", f"{examples}\nexit codes:\n", 1)
 
 
 def main(argv: Sequence[str] | None = None, *, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
