@@ -89,3 +89,8 @@ class SQLiteSource:
 
     def close(self) -> None:
         self._db.close()
+
+
+def open_source(path: str | Path) -> LogSource:
+    """The log stored at ``path``: an SQLite store written by :class:`~coaching.application.Coaching`."""
+    return SQLiteSource(path)
