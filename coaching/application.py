@@ -9,6 +9,8 @@ before anything is saved.
 Storage is chosen in eventsourcing's way, by environment: the default is an SQLite file
 (``SQLITE_DBNAME``, default ``coaching.sqlite``); ``PERSISTENCE_MODULE=eventsourcing.popo`` keeps
 everything in memory; ``eventsourcing.postgres`` with the ``POSTGRES_*`` settings uses PostgreSQL.
+Each of the three keeps a tamper-evidence hash chain beside the events, in the same transaction
+(``coaching.chain``).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import Mapper, RecordConflictError
+from eventsourcing.persistence import ApplicationRecorder, Mapper, RecordConflictError
 from eventsourcing.utils import EnvType
 
+from coaching.chain import chained_recorder
 from coaching.domain import agent as agent_rules
 from coaching.domain import session as session_rules
 from coaching.domain import supervisor as supervisor_rules
@@ -179,6 +182,10 @@ class Coaching(Application[str]):
     def construct_mapper(self) -> Mapper[str]:
         return PydanticMapper(CODEC, compressor=self.factory.compressor(),
                               cipher=self.factory.cipher())
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """eventsourcing's recorder for the configured store, plus the tamper-evidence chain (ADR 0018)."""
+        return chained_recorder(self.factory)
 
     # --- the one entry point --------------------------------------------------------------
 
