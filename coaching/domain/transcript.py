@@ -5,6 +5,12 @@ visibility for the viewer's type. On joining, a participant is shown the session
 far (filtered by visibility), then every new entry while present; after leaving (or Revoked),
 nothing more (ADR 0005). The customer is present from the session's opening to its completion;
 a supervisor present at the completion is shown the completion and then its own ``Revoked``.
+
+The fold also reads logs it did not write (an audit of a stored log, ADR 0022), so it never
+trusts a visibility an event claims where the log itself says otherwise: a supervisor's message
+or presence is judged by the mode the log records for that supervisor at that moment, and a
+viewer is shown what the narrowest role it has taken in the session may see. On a log written
+by the rules the claims and the recorded modes agree, so nothing changes there.
 """
 
 from __future__ import annotations
@@ -58,6 +64,35 @@ class TranscriptEntry:
     mode: SupervisorMode | None = None
 
 
+def _narrower(a: Visibility, b: Visibility) -> Visibility:
+    """The visibility that reaches only those both ``a`` and ``b`` reach (they are nested)."""
+    return b if wider(a, b) is a else a
+
+
+def _narrower_type(a: ParticipantType | None, b: ParticipantType) -> ParticipantType:
+    """Of two roles, the one that may see less (derived from :func:`can_see`, not a ranking)."""
+    if a is None:
+        return b
+    sees_a = sum(can_see(a, v) for v in Visibility)
+    return a if sees_a <= sum(can_see(b, v) for v in Visibility) else b
+
+
+def _message_visibility(event: MessageVisibleToAll | MessageVisibleToAgent,
+                        modes: dict[str, SupervisorMode]) -> Visibility:
+    """Whom a message reaches: judged by who the sender is in the session, not by its event type.
+
+    A supervisor present reaches at most what its recorded mode reaches (Coach: agents; Monitor
+    may not send, so: supervisors only); a message typed as a supervisor's from one that is not
+    present reaches supervisors only, since nothing in the log says it may reach more.
+    """
+    mode = modes.get(event.sender_id)
+    if mode is not None:
+        return _narrower(event.visibility, mode.visibility)
+    if event.sender_type is ParticipantType.SUPERVISOR:
+        return Visibility.SUPERVISORS
+    return event.visibility
+
+
 def _entry(event: DomainEvent, modes: dict[str, SupervisorMode],
            nicknames: dict[str, str]) -> TranscriptEntry | None:
     """The transcript line an event makes, if any (invitations and rejections make none)."""
@@ -69,7 +104,8 @@ def _entry(event: DomainEvent, modes: dict[str, SupervisorMode],
                                    ParticipantType.CUSTOMER, event.customer_nickname, Visibility.ALL)
         case MessageVisibleToAll() | MessageVisibleToAgent():
             return TranscriptEntry(p, t, EntryKind.MESSAGE, event.sender_id, event.sender_type,
-                                   event.nickname, event.visibility, text=event.text)
+                                   event.nickname, _message_visibility(event, modes),
+                                   text=event.text)
         case AgentAccepted():
             nicknames[event.agent_id] = event.nickname
             return TranscriptEntry(p, t, EntryKind.JOINED, event.agent_id, ParticipantType.AGENT,
@@ -80,22 +116,28 @@ def _entry(event: DomainEvent, modes: dict[str, SupervisorMode],
         case SupervisorAdded():
             modes[event.supervisor_id] = event.mode
             nicknames[event.supervisor_id] = event.nickname
+            # the presence is as visible as its mode makes it, whatever visibility is claimed
             return TranscriptEntry(p, t, EntryKind.JOINED, event.supervisor_id,
-                                   ParticipantType.SUPERVISOR, event.nickname, event.visibility,
+                                   ParticipantType.SUPERVISOR, event.nickname,
+                                   _narrower(event.visibility, event.mode.visibility),
                                    mode=event.mode)
         case SupervisorModeSwitched():
+            # from the mode the log records (not the one the event claims) to the new one
+            before = modes.get(event.supervisor_id)
+            after = _narrower(event.visibility, event.to_mode.visibility)
             modes[event.supervisor_id] = event.to_mode
             return TranscriptEntry(p, t, EntryKind.MODE_SWITCHED, event.supervisor_id,
                                    ParticipantType.SUPERVISOR,
                                    nicknames.get(event.supervisor_id, event.supervisor_id),
-                                   wider(event.from_mode.visibility, event.to_mode.visibility),
+                                   after if before is None else wider(before.visibility, after),
                                    mode=event.to_mode)
         case SupervisorLeft() | Revoked():
-            mode = modes.pop(event.supervisor_id)
+            # a departure of a supervisor the log never shows present is for supervisors only
+            gone = modes.pop(event.supervisor_id, None)
             kind = EntryKind.LEFT if isinstance(event, SupervisorLeft) else EntryKind.REVOKED
             return TranscriptEntry(p, t, kind, event.supervisor_id, ParticipantType.SUPERVISOR,
                                    nicknames.get(event.supervisor_id, event.supervisor_id),
-                                   mode.visibility, mode=mode)
+                                   gone.visibility if gone else Visibility.SUPERVISORS, mode=gone)
         case SessionQueued():
             return TranscriptEntry(p, t, EntryKind.QUEUED, event.actor, ParticipantType.AGENT,
                                    nicknames.get(event.actor, event.actor), Visibility.ALL,
@@ -106,26 +148,49 @@ def _entry(event: DomainEvent, modes: dict[str, SupervisorMode],
     return None
 
 
-def _presence_change(event: DomainEvent, viewer_id: str) -> tuple[ParticipantType, bool] | None:
-    """Whether this event makes the viewer join (True) or leave (False) the session."""
+def _joined(event: DomainEvent) -> tuple[str, ParticipantType] | None:
+    """Who this event makes a participant of the session, and in which role."""
     match event:
-        case SessionOpened() if event.customer_id == viewer_id:
-            return ParticipantType.CUSTOMER, True
-        case AgentAccepted() if event.agent_id == viewer_id:
-            return ParticipantType.AGENT, True
-        case AgentLeft() if event.agent_id == viewer_id:
-            return ParticipantType.AGENT, False
-        case SessionQueued() if viewer_id in event.agents_removed:
-            return ParticipantType.AGENT, False
-        case SupervisorAdded() if event.supervisor_id == viewer_id:
-            return ParticipantType.SUPERVISOR, True
-        case SupervisorLeft() | Revoked() if event.supervisor_id == viewer_id:
-            return ParticipantType.SUPERVISOR, False
+        case SessionOpened():
+            return event.customer_id, ParticipantType.CUSTOMER
+        case AgentAccepted():
+            return event.agent_id, ParticipantType.AGENT
+        case SupervisorAdded():
+            return event.supervisor_id, ParticipantType.SUPERVISOR
     return None
 
 
+def _leaves(event: DomainEvent, viewer_id: str) -> bool:
+    """Whether this event ends the viewer's presence (completion is handled by the caller)."""
+    match event:
+        case AgentLeft() if event.agent_id == viewer_id:
+            return True
+        case SessionQueued() if viewer_id in event.agents_removed:
+            return True
+        case SupervisorLeft() | Revoked() if event.supervisor_id == viewer_id:
+            return True
+    return False
+
+
+def viewers(events: Iterable[DomainEvent]) -> dict[str, ParticipantType]:
+    """Everyone the session ever showed anything to, in order of first joining, with the role it
+    is shown as (the narrowest it took, as :func:`transcript` applies it)."""
+    found: dict[str, ParticipantType] = {}
+    for event in events:
+        joined = _joined(event)
+        if joined is not None:
+            who, role = joined
+            found[who] = _narrower_type(found.get(who), role)
+    return found
+
+
 def transcript(events: Iterable[DomainEvent], viewer_id: str) -> list[TranscriptEntry]:
-    """Every entry the viewer was shown, in order; empty if it never took part."""
+    """Every entry the viewer was shown, in order; empty if it never took part.
+
+    The viewer is shown what the narrowest role it has taken so far may see: on a log written by
+    the rules a participant has one role per session (ADR 0003), but a log that names the
+    customer as an agent or a supervisor must not show the customer what only they may see.
+    """
     entries: list[TranscriptEntry] = []
     shown: list[TranscriptEntry] = []
     modes: dict[str, SupervisorMode] = {}
@@ -135,18 +200,17 @@ def transcript(events: Iterable[DomainEvent], viewer_id: str) -> list[Transcript
     shown_up_to = 0  # entries before this index were already offered to the viewer
     for event in events:
         entry = _entry(event, modes, nicknames)
-        change = _presence_change(event, viewer_id)
         if entry is not None:
             entries.append(entry)
-        if change is not None:
-            viewer_type, joining = change
-            if joining and not present:
-                present = True  # history on join: everything so far that it may see
-            elif not joining and present:
-                # the viewer is shown its own departure, then nothing more
-                present = False
-                shown.extend(e for e in entries[shown_up_to:] if can_see(viewer_type, e.visibility))
-                shown_up_to = len(entries)
+        joined = _joined(event)
+        if joined is not None and joined[0] == viewer_id:
+            viewer_type = _narrower_type(viewer_type, joined[1])
+            present = True  # history on join: everything so far that it may see
+        elif present and viewer_type is not None and _leaves(event, viewer_id):
+            # the viewer is shown its own departure, then nothing more
+            present = False
+            shown.extend(e for e in entries[shown_up_to:] if can_see(viewer_type, e.visibility))
+            shown_up_to = len(entries)
         if present and viewer_type is not None:
             shown.extend(e for e in entries[shown_up_to:] if can_see(viewer_type, e.visibility))
             shown_up_to = len(entries)

@@ -243,7 +243,8 @@ def test_help_teaches_every_subcommand(capsys: pytest.CaptureFixture[str]) -> No
     text = capsys.readouterr().out
     subcommands = [name for action in build_parser()._actions
                    if isinstance(action, argparse._SubParsersAction) for name in action.choices]
-    assert set(subcommands) == {"demo", "check", "schema"}
+    expected = {"demo", "check", "schema", "serve", "audit", "transcript", "state", "export", "import"}
+    assert set(subcommands) == expected
     for name in subcommands:
         assert f"\n  {name} " in text, f"{name} is not explained"
         assert f"coaching {name}" in text, f"{name} has no example"
@@ -251,11 +252,14 @@ def test_help_teaches_every_subcommand(capsys: pytest.CaptureFixture[str]) -> No
     assert "exit codes" in text
 
 
-@pytest.mark.parametrize("sub", ["demo", "check", "schema"])
+@pytest.mark.parametrize("sub", ["demo", "check", "schema", "serve", "audit", "transcript", "state", "export",
+                                 "import"])
 def test_every_subcommand_has_its_own_help(sub: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main([sub, "--help"])
-    assert "example" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "example" in text
+    assert "exit" in text, f"coaching {sub} --help does not explain its exit codes"
 
 
 def test_bad_arguments_exit_with_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
