@@ -30,9 +30,8 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from orjson import dumps as _dumps
 
@@ -132,18 +131,23 @@ def _narrower_role(a: int | None, b: int) -> int:
     return a if sum(_SEES[v][a] for v in Visibility) <= sum(_SEES[v][b] for v in Visibility) else b
 
 
-@dataclass(frozen=True, slots=True)
-class Notification:
+#: ``_narrower`` and ``SupervisorMode.visibility`` as tables: read once or twice per event.
+_NARROWER: Final = {a: {b: _narrower(a, b) for b in Visibility} for a in Visibility}
+_MODE_VISIBILITY: Final = {m: m.visibility for m in SupervisorMode}
+
+
+class Notification(NamedTuple):
     """One CometD message for one recipient, caused by the event at log position ``position``.
 
-    ``message`` is JSON-ready (str, int, None, lists, dicts). Payloads are shared between the
-    recipients of one role and between notifications (history re-sends the same lines): treat
-    them as read-only, and copy before changing one.
+    Immutable (a named tuple: every event makes several, and a tuple is built in a fraction of
+    a frozen dataclass's time). ``message`` is JSON-ready (str, int, None, lists, dicts).
+    Payloads are shared between the recipients of one role and between notifications (history
+    re-sends the same lines): treat them as read-only, and copy before changing one.
     """
 
     position: int
     """The log position (notification id) of the event that caused it."""
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index, which it hides
     """0-based, among the notifications that event caused for this recipient."""
     recipient_id: str
     message: dict[str, Any]
@@ -154,22 +158,9 @@ class Notification:
         return f"{self.position}.{self.index}"
 
 
-_new = object.__new__
-_set_position = vars(Notification)["position"].__set__  # the slots' own descriptors
-_set_index = vars(Notification)["index"].__set__
-_set_recipient = vars(Notification)["recipient_id"].__set__
-_set_message = vars(Notification)["message"].__set__
-
-
-def _notification(position: int, index: int, recipient_id: str, message: dict[str, Any]) -> Notification:
-    """What ``Notification(...)`` builds, in half the time: a frozen dataclass's ``__init__``
-    goes through ``object.__setattr__`` per field, and every event makes several of these."""
-    n: Notification = _new(Notification)
-    _set_position(n, position)
-    _set_index(n, index)
-    _set_recipient(n, recipient_id)
-    _set_message(n, message)
-    return n
+#: ``_tuple(Notification, (position, index, recipient_id, message))`` is ``Notification(...)``
+#: without the generated ``__new__``'s layer of Python (a third of the time); likewise for lines.
+_tuple: Final = tuple.__new__
 
 
 def parse_cursor(cursor: str) -> tuple[int, int]:
@@ -185,105 +176,91 @@ def parse_cursor(cursor: str) -> tuple[int, int]:
 # --- the projection's state -------------------------------------------------------------------
 
 
-class _Line:
+class _Line(NamedTuple):
     """One line of a session's message log (a transcript entry), with its payload per role.
 
-    Payloads are built when first sent, once per role; a role whose payload would be the same
-    shares another's (or copies it and changes the index), which keeps a text sent to a
+    Payloads (``msgs``) are built when first sent, once per role; a role whose payload would be
+    the same shares another's (or copies it and changes the index), which keeps a text sent to a
     customer, an agent and a supervisor at one dict build.
     """
 
-    __slots__ = ("at", "extra", "idx", "kind", "mode", "msgs", "nick", "pid", "prole", "text", "vis")
+    kind: EntryKind
+    pid: str
+    prole: int
+    nick: str
+    vis: Visibility
+    at: datetime
+    text: str | None
+    mode: SupervisorMode | None
+    extra: tuple[Any, ...]  # ModeSwitched: (visibility before, after, mode before); Queued: (queue,)
+    idx: tuple[int, int, int]  # the line's index in each role's view of the log (-1: not seen)
+    msgs: list[Any]  # the message per role once built; [3]: the timestamp's text, once written
 
-    def __init__(self, kind: EntryKind, pid: str, prole: int, nick: str, vis: Visibility,
-                 at: datetime, text: str | None, mode: SupervisorMode | None, counts: list[int],
-                 extra: tuple[Any, ...] = ()) -> None:
-        self.kind = kind
-        self.pid = pid
-        self.prole = prole
-        self.nick = nick
-        self.vis = vis
-        self.at = at
-        self.text = text
-        self.mode = mode
-        self.extra = extra  # ModeSwitched: (visibility before, after, mode before); Queued: (queue,)
-        # the line's index in each role's view of the log: counts only what that role may see
-        c0, c1, c2 = counts
-        if vis is _ALL:
-            self.idx = (c0, c1, c2)
-            counts[0], counts[1], counts[2] = c0 + 1, c1 + 1, c2 + 1
-        elif vis is _AGENTS:
-            self.idx = (_NO_INDEX, c1, c2)
-            counts[1], counts[2] = c1 + 1, c2 + 1
-        else:
-            self.idx = (_NO_INDEX, _NO_INDEX, c2)
-            counts[2] = c2 + 1
-        self.msgs: list[dict[str, Any] | None] = [None, None, None]
 
-    def message(self, role: int) -> dict[str, Any]:
-        """The GWS message-log entry for a recipient of this role (built once, then shared)."""
-        msgs = self.msgs
-        m = msgs[role]
-        if m is not None:
-            return m
-        idx = self.idx[role]
-        if self.kind in _SAME_FOR_EVERY_ROLE:
-            # roles that read the same ``from`` read the same line but for its index
-            for mate in _MATES[role] if self.mode is not None else _ALL_ROLES:
-                other = msgs[mate]
-                if other is not None:
-                    if other["index"] != idx:
-                        other = other.copy()
-                        other["index"] = idx
-                    msgs[role] = other
-                    return other
-        m = msgs[role] = self._build(role, idx)
+def _line_message(line: _Line, role: int) -> dict[str, Any]:
+    """The GWS message-log entry of ``line`` for a recipient of this role (built once, then shared)."""
+    msgs = line.msgs
+    m: dict[str, Any] | None = msgs[role]
+    if m is not None:
         return m
+    idx = line.idx[role]
+    if line.kind in _SAME_FOR_EVERY_ROLE:
+        # roles that read the same ``from`` read the same line but for its index
+        for mate in _MATES[role] if line.mode is not None else _ALL_ROLES:
+            other: dict[str, Any] | None = msgs[mate]
+            if other is not None:
+                if other["index"] != idx:
+                    other = other.copy()
+                    other["index"] = idx
+                msgs[role] = other
+                return other
+    m = msgs[role] = _build(line, role, idx)
+    return m
 
-    def _build(self, role: int, idx: int) -> dict[str, Any]:
-        kind, mode = self.kind, self.mode
-        frm: dict[str, Any] = {"nickname": self.nick, "type": _GWS_TYPE[self.prole],
-                               "participantId": self.pid}
-        if kind is _MESSAGE:  # most lines
-            if mode is not None and role != _CUSTOMER:
-                frm["supervisorVisibilityMode"] = _TEXT[mode]
-            return {"index": idx, "type": TEXT, "from": frm, "text": self.text,
-                    "visibility": _TEXT[self.vis], "timestamp": _iso(self.at)}
-        notice: str | None = None
-        text = self.text
-        if kind is _JOINED:
+
+def _build(line: _Line, role: int, idx: int) -> dict[str, Any]:
+    kind, mode, text = line.kind, line.mode, line.text
+    frm: dict[str, Any] = {"nickname": line.nick, "type": _GWS_TYPE[line.prole],
+                           "participantId": line.pid}
+    notice: str | None = None
+    if kind is _MESSAGE:
+        gws_type = TEXT
+    elif kind is _JOINED:
+        gws_type = PARTICIPANT_JOINED
+    elif kind is _LEFT:
+        gws_type = PARTICIPANT_LEFT
+    elif kind is _SWITCHED:
+        before, after, was = line.extra
+        saw, sees = _SEES[before][role], _SEES[after][role]
+        if saw and sees:
+            gws_type, notice = NOTICE, "ModeSwitched"
+            text = f"{line.nick} is now in {_TEXT[mode]} mode"
+        elif sees:  # it appears to this recipient: for it, the supervisor joined
             gws_type = PARTICIPANT_JOINED
-        elif kind is _LEFT:
+        else:  # it disappears for this recipient, which is not told into what
+            gws_type, mode = PARTICIPANT_LEFT, was
+    elif kind is _REVOKED:
+        if role == _CUSTOMER:  # a customer is not told about supervisors: it left
             gws_type = PARTICIPANT_LEFT
-        elif kind is _SWITCHED:
-            before, after, was = self.extra
-            saw, sees = _SEES[before][role], _SEES[after][role]
-            if saw and sees:
-                gws_type, notice = NOTICE, "ModeSwitched"
-                text = f"{self.nick} is now in {_TEXT[mode]} mode"
-            elif sees:  # it appears to this recipient: for it, the supervisor joined
-                gws_type = PARTICIPANT_JOINED
-            else:  # it disappears for this recipient, which is not told into what
-                gws_type, mode = PARTICIPANT_LEFT, was
-        elif kind is _REVOKED:
-            if role == _CUSTOMER:  # a customer is not told about supervisors: it left
-                gws_type = PARTICIPANT_LEFT
-            else:
-                gws_type, notice, text = NOTICE, "Revoked", f"{self.nick} was revoked"
-        elif kind is _QUEUED:
-            gws_type, notice = NOTICE, "Queued"
-            text = f"placed in queue {self.extra[0]}"
         else:
-            gws_type, notice, text = NOTICE, "Completed", "session completed"
-        if mode is not None and role != _CUSTOMER:
-            frm["supervisorVisibilityMode"] = _TEXT[mode]
-        m: dict[str, Any] = {"index": idx, "type": gws_type, "from": frm, "text": text,
-                             "visibility": _TEXT[self.vis], "timestamp": _iso(self.at)}
-        if notice is not None:
-            m["noticeType"] = notice
-            if notice == "Queued":
-                m["queueName"] = self.extra[0]
-        return m
+            gws_type, notice, text = NOTICE, "Revoked", f"{line.nick} was revoked"
+    elif kind is _QUEUED:
+        gws_type, notice = NOTICE, "Queued"
+        text = f"placed in queue {line.extra[0]}"
+    else:
+        gws_type, notice, text = NOTICE, "Completed", "session completed"
+    if mode is not None and role != _CUSTOMER:
+        frm["supervisorVisibilityMode"] = _TEXT[mode]
+    timestamp = line.msgs[3]
+    if timestamp is None:
+        timestamp = line.msgs[3] = _iso(line.at)
+    m: dict[str, Any] = {"index": idx, "type": gws_type, "from": frm, "text": text,
+                         "visibility": _TEXT[line.vis], "timestamp": timestamp}
+    if notice is not None:
+        m["noticeType"] = notice
+        if notice == "Queued":
+            m["queueName"] = line.extra[0]
+    return m
 
 
 class _Viewer:
@@ -300,19 +277,37 @@ class _Viewer:
 class _Supervisor:
     """A supervisor present in a session, as the log records it."""
 
-    __slots__ = ("mode", "nick", "vis")
+    __slots__ = ("entries", "mode", "nick", "vis")
 
     def __init__(self, nick: str, mode: SupervisorMode, vis: Visibility) -> None:
         self.nick = nick
         self.mode = mode
         self.vis = vis  # the narrower of its mode's visibility and the one its event claimed
+        # its roster entry as a customer is shown it and as staff are (with its mode): built
+        # when first needed, then shared by every roster until its mode changes
+        self.entries: list[dict[str, Any] | None] = [None, None]
+
+    def switch(self, mode: SupervisorMode, vis: Visibility) -> None:
+        self.mode, self.vis = mode, vis
+        self.entries = [None, None]
+
+    def entry(self, supervisor_id: str, role: int) -> dict[str, Any]:
+        staff = role != _CUSTOMER
+        found = self.entries[staff]
+        if found is None:
+            found = {"participantId": supervisor_id, "nickname": self.nick, "type": "Agent",
+                     "visibility": _TEXT[self.vis]}
+            if staff:
+                found["supervisorVisibilityMode"] = _TEXT[self.mode]
+            self.entries[staff] = found
+        return found
 
 
 class _Session:
     """What the projection keeps of one session until it is over."""
 
-    __slots__ = ("agents", "counts", "customer", "head", "id", "invited", "lines", "nicknames",
-                 "open", "present", "rosters", "supervisors", "viewers")
+    __slots__ = ("agents", "counts", "customer", "everyone", "head", "id", "invited", "lines",
+                 "nicknames", "open", "present", "rosters", "supervisors", "viewers")
 
     def __init__(self, session_id: str, customer: str, nickname: str) -> None:
         self.id = session_id
@@ -324,34 +319,59 @@ class _Session:
         self.invited: dict[str, None] = {}  # pending invitations, in order
         self.supervisors: dict[str, _Supervisor] = {}
         self.lines: list[_Line] = []
-        self.counts = [0, 0, 0]
+        self.counts = (0, 0, 0)  # lines each role may see so far: the next line's index
         self.viewers: dict[str, _Viewer] = {}
         self.present: dict[str, _Viewer] = {}  # the viewers present, in order of (last) joining
         self.rosters: list[list[dict[str, Any]] | None] = [None, None, None]
+        self.everyone: list[dict[str, Any]] | None = None  # the customer and agents, as all see them
 
     def roster(self, role: int) -> list[dict[str, Any]]:
-        """The participants a recipient of this role may see now (cached until they change)."""
+        """The participants a recipient of this role may see now (cached until they change).
+
+        Roles shown the same participants are given the same list (payloads are read-only).
+        """
         found = self.rosters[role]
         if found is None:
-            found = []
-            if self.open:
-                found.append({"participantId": self.customer, "nickname": self.nicknames[self.customer],
-                              "type": "Customer", "visibility": "All"})
-            found.extend({"participantId": a, "nickname": nick, "type": "Agent", "visibility": "All"}
-                         for a, nick in self.agents.items())
-            for s, p in self.supervisors.items():
-                if _SEES[p.vis][role]:
-                    entry = {"participantId": s, "nickname": p.nick, "type": "Agent",
-                             "visibility": _TEXT[p.vis]}
-                    if role != _CUSTOMER:
-                        entry["supervisorVisibilityMode"] = _TEXT[p.mode]
-                    found.append(entry)
+            found = self.everyone
+            if found is None:
+                found = self.everyone = []
+                if self.open:
+                    found.append({"participantId": self.customer,
+                                  "nickname": self.nicknames[self.customer],
+                                  "type": "Customer", "visibility": "All"})
+                for a, nick in self.agents.items():
+                    found.append({"participantId": a, "nickname": nick, "type": "Agent",
+                                  "visibility": "All"})
+            if self.supervisors:
+                shown = [p.entry(s, role) for s, p in self.supervisors.items() if _SEES[p.vis][role]]
+                if shown:
+                    found = found + shown
             self.rosters[role] = found
         return found
 
     def changed(self) -> None:
         """The participants changed: rosters are rebuilt when next needed."""
         self.rosters = [None, None, None]
+        self.everyone = None
+
+    def add(self, kind: EntryKind, pid: str, prole: int, nick: str, vis: Visibility, at: datetime,
+            text: str | None = None, mode: SupervisorMode | None = None,
+            extra: tuple[Any, ...] = ()) -> _Line:
+        """Append a line of visibility ``vis``, numbered in the view of each role that may see it."""
+        c0, c1, c2 = counts = self.counts
+        if vis is _ALL:
+            idx = counts
+            self.counts = (c0 + 1, c1 + 1, c2 + 1)
+        elif vis is _AGENTS:
+            idx = (_NO_INDEX, c1, c2)
+            self.counts = (c0, c1 + 1, c2 + 1)
+        else:
+            idx = (_NO_INDEX, _NO_INDEX, c2)
+            self.counts = (c0, c1, c2 + 1)
+        line: _Line = _tuple(_Line, (kind, pid, prole, nick, vis, at, text, mode, extra, idx,
+                                     [None, None, None, None]))
+        self.lines.append(line)
+        return line
 
 
 def _state_change(s: _Session, state: str, notification_type: str,
@@ -416,28 +436,24 @@ class NotificationProjection:
     def _wanted(self, recipient: str) -> bool:
         return self._only is None or self._only == recipient
 
-    def _add(self, s: _Session, kind: EntryKind, pid: str, prole: int, nick: str, vis: Visibility,
-             at: datetime, text: str | None = None, mode: SupervisorMode | None = None,
-             extra: tuple[Any, ...] = ()) -> _Line:
-        line = _Line(kind, pid, prole, nick, vis, at, text, mode, s.counts, extra)
-        s.lines.append(line)
-        return line
-
     def _broadcast(self, s: _Session, position: int, line: _Line, roster_changed: bool,
                    out: list[Notification] | None, skip: str | None = None) -> None:
         """Send a new line to every present viewer that may see it (with the new roster first).
 
-        The hot path of the projection (every message goes through it): payloads are built once
-        per role, and shared between roles when the line reads the same to them.
+        Payloads are built once per role, and shared between roles when the line reads the same
+        to them. (Messages, most events, have their own unrolled copy of this in ``_message``.)
         """
         if out is None:
             return
         only = self._only
         idx = line.idx
+        msgs = line.msgs
         news: list[dict[str, Any] | None] = [None, None, None]
         rosters: list[dict[str, Any] | None] = [None, None, None]
         last_message: dict[str, Any] | None = None
         payload_before: dict[str, Any] = {}
+        last_roster: list[dict[str, Any]] | None = None
+        update_before: dict[str, Any] = {}
         append = out.append
         for rid, v in s.present.items():
             role = v.role
@@ -445,7 +461,7 @@ class NotificationProjection:
                 continue
             payload = news[role]
             if payload is None:
-                m = line.msgs[role] or line.message(role)
+                m = msgs[role] or _line_message(line, role)
                 if m is last_message:  # two roles read the same line: one payload for both
                     payload = news[role] = payload_before
                 else:
@@ -453,20 +469,20 @@ class NotificationProjection:
                         "messageType": MESSAGE_LOG, "notificationType": NEW_MESSAGES,
                         "smsSession": s.head, "messages": [m]}}
                     last_message = m
-            index = 0
             if roster_changed:
                 update = rosters[role]
                 if update is None:
-                    update = rosters[role] = _state_change(s, CHATTING, PARTICIPANTS_UPDATED,
-                                                           s.roster(role))
-                append(_notification(position, 0, rid, update))
-                index = 1
-            n = _new(Notification)  # _notification(position, index, rid, payload), inlined
-            _set_position(n, position)
-            _set_index(n, index)
-            _set_recipient(n, rid)
-            _set_message(n, payload)
-            append(n)
+                    roster = s.roster(role)
+                    if roster is last_roster:  # two roles see the same participants
+                        update = rosters[role] = update_before
+                    else:
+                        update = rosters[role] = update_before = _state_change(
+                            s, CHATTING, PARTICIPANTS_UPDATED, roster)
+                        last_roster = roster
+                append(_tuple(Notification, (position, 0, rid, update)))
+                append(_tuple(Notification, (position, 1, rid, payload)))
+            else:
+                append(_tuple(Notification, (position, 0, rid, payload)))
 
     def _join(self, s: _Session, position: int, who: str, role: int, states: tuple[str, ...],
               out: list[Notification] | None) -> None:
@@ -482,46 +498,55 @@ class NotificationProjection:
             self._broadcast_one(s, position, who, v, out)
             return
         v.present = True
-        if out is not None and self._wanted(who):
+        if out is not None and (self._only is None or self._only == who):
             role = v.role
+            roster = s.roster(role)
             index = 0
             for state in states:
-                out.append(_notification(position, index, who,
-                                         _state_change(s, state, STATUS_CHANGE, s.roster(role))))
+                out.append(_tuple(Notification, (position, index, who,
+                                                 _state_change(s, state, STATUS_CHANGE, roster))))
                 index += 1
-            history = [line.message(role) for line in s.lines[v.offered:] if line.idx[role] >= 0]
+            history = [line.msgs[role] or _line_message(line, role)
+                       for line in s.lines[v.offered:] if line.idx[role] >= 0]
             if history:
-                out.append(_notification(position, index, who, _new_messages(s, history)))
+                out.append(_tuple(Notification, (position, index, who, _new_messages(s, history))))
 
     def _broadcast_one(self, s: _Session, position: int, who: str, v: _Viewer,
                        out: list[Notification] | None) -> None:
         line = s.lines[-1]
         if out is not None and self._wanted(who) and line.idx[v.role] >= 0:
-            out.append(_notification(position, 0, who, _new_messages(s, [line.message(v.role)])))
+            out.append(_tuple(Notification, (position, 0, who,
+                                             _new_messages(s, [_line_message(line, v.role)]))))
 
     def _leave(self, s: _Session, position: int, who: str, state: str,
-               out: list[Notification] | None) -> None:
-        """``who`` is no longer a participant: shown its own departure line, then its new state."""
+               out: list[Notification] | None, change: dict[str, Any] | None = None) -> None:
+        """``who`` is no longer a participant: shown its own departure line, then its new state
+        (``change``, when the caller has built it already for another)."""
         v = s.present.pop(who, None)
         if v is None:
             return
         v.present = False
-        line = s.lines[-1] if s.lines else None
-        v.offered = len(s.lines)
-        if out is not None and self._wanted(who):
+        lines = s.lines
+        v.offered = len(lines)
+        if out is not None and (self._only is None or self._only == who):
             index = 0
-            if line is not None and line.idx[v.role] >= 0:
-                out.append(_notification(position, 0, who, _new_messages(s, [line.message(v.role)])))
-                index = 1
-            out.append(_notification(position, index, who, _state_change(s, state, STATUS_CHANGE, [])))
+            if lines:
+                line = lines[-1]
+                role = v.role
+                if line.idx[role] >= 0:
+                    out.append(_tuple(Notification, (position, 0, who, _new_messages(
+                        s, [line.msgs[role] or _line_message(line, role)]))))
+                    index = 1
+            out.append(_tuple(Notification, (position, index, who, change or _state_change(
+                s, state, STATUS_CHANGE, []))))
 
     def _status(self, s: _Session, position: int, who: str, state: str, role: int,
                 out: list[Notification] | None, with_roster: bool) -> None:
         """A state change for someone who is not (or no longer) present: an invitation's fate."""
         if out is not None and self._wanted(who):
             participants = s.roster(role) if with_roster else []
-            out.append(_notification(position, 0, who, _state_change(s, state, STATUS_CHANGE,
-                                                                     participants)))
+            out.append(_tuple(Notification, (position, 0, who, _state_change(
+                s, state, STATUS_CHANGE, participants))))
 
     # --- one handler per session event --------------------------------------------------------
 
@@ -529,8 +554,7 @@ class NotificationProjection:
         if e.session_id in self._sessions:
             return  # opened twice: not in a log the rules wrote; the first opening stands
         s = self._sessions[e.session_id] = _Session(e.session_id, e.customer_id, e.customer_nickname)
-        self._add(s, _JOINED, e.customer_id, _CUSTOMER, e.customer_nickname,
-                  _ALL, e.timestamp)
+        s.add(_JOINED, e.customer_id, _CUSTOMER, e.customer_nickname, _ALL, e.timestamp)
         self._join(s, position, e.customer_id, _CUSTOMER, (CHATTING,), out)
 
     def _invited(self, position: int, e: AgentInvited, out: list[Notification] | None) -> None:
@@ -551,14 +575,14 @@ class NotificationProjection:
         s = self._sessions.get(e.session_id)
         if s is None:
             return
-        s.invited.pop(e.agent_id, None)
-        s.agents[e.agent_id] = e.nickname
-        s.nicknames[e.agent_id] = e.nickname
+        agent, nick = e.agent_id, e.nickname
+        s.invited.pop(agent, None)
+        s.agents[agent] = nick
+        s.nicknames[agent] = nick
         s.changed()
-        line = self._add(s, _JOINED, e.agent_id, _AGENT, e.nickname, _ALL,
-                         e.timestamp)
-        self._broadcast(s, position, line, True, out, skip=e.agent_id)
-        self._join(s, position, e.agent_id, _AGENT, (CHATTING,), out)
+        line = s.add(_JOINED, agent, _AGENT, nick, _ALL, e.timestamp)
+        self._broadcast(s, position, line, True, out, skip=agent)
+        self._join(s, position, agent, _AGENT, (CHATTING,), out)
 
     def _agent_left(self, position: int, e: AgentLeft, out: list[Notification] | None) -> None:
         s = self._sessions.get(e.session_id)
@@ -566,8 +590,8 @@ class NotificationProjection:
             return
         s.agents.pop(e.agent_id, None)
         s.changed()
-        line = self._add(s, _LEFT, e.agent_id, _AGENT,
-                         s.nicknames.get(e.agent_id, e.agent_id), _ALL, e.timestamp)
+        line = s.add(_LEFT, e.agent_id, _AGENT, s.nicknames.get(e.agent_id, e.agent_id), _ALL,
+                     e.timestamp)
         self._broadcast(s, position, line, True, out, skip=e.agent_id)
         self._leave(s, position, e.agent_id, LEFT_CHAT, out)
 
@@ -575,12 +599,12 @@ class NotificationProjection:
         s = self._sessions.get(e.session_id)
         if s is None:
             return
-        vis = _narrower(e.visibility, e.mode.visibility)  # as visible as its mode, at most
-        s.supervisors[e.supervisor_id] = _Supervisor(e.nickname, e.mode, vis)
+        mode = e.mode
+        vis = _NARROWER[e.visibility][_MODE_VISIBILITY[mode]]  # as visible as its mode, at most
+        s.supervisors[e.supervisor_id] = _Supervisor(e.nickname, mode, vis)
         s.nicknames[e.supervisor_id] = e.nickname
         s.changed()
-        line = self._add(s, _JOINED, e.supervisor_id, _SUPERVISOR, e.nickname, vis,
-                         e.timestamp, mode=e.mode)
+        line = s.add(_JOINED, e.supervisor_id, _SUPERVISOR, e.nickname, vis, e.timestamp, mode=mode)
         self._broadcast(s, position, line, True, out, skip=e.supervisor_id)
         states = (INVITED, CHATTING) if e.via is JoinedVia.INTRUDE else (CHATTING,)
         self._join(s, position, e.supervisor_id, _SUPERVISOR, states, out)
@@ -590,17 +614,16 @@ class NotificationProjection:
         if s is None:
             return
         p = s.supervisors.get(e.supervisor_id)
-        after = _narrower(e.visibility, e.to_mode.visibility)
+        after = _NARROWER[e.visibility][_MODE_VISIBILITY[e.to_mode]]
         if p is None:  # a supervisor the log never shows present: as if it had been invisible
             before, was = _SUPERVISORS, None
             nick = s.nicknames.get(e.supervisor_id, e.supervisor_id)
         else:
-            before, was, nick = p.mode.visibility, p.mode, p.nick
-            p.mode, p.vis = e.to_mode, after
+            before, was, nick = _MODE_VISIBILITY[p.mode], p.mode, p.nick
+            p.switch(e.to_mode, after)
             s.changed()
-        line = self._add(s, _SWITCHED, e.supervisor_id, _SUPERVISOR, nick,
-                         wider(before, after), e.timestamp, mode=e.to_mode,
-                         extra=(before, after, was))
+        line = s.add(_SWITCHED, e.supervisor_id, _SUPERVISOR, nick, wider(before, after),
+                     e.timestamp, mode=e.to_mode, extra=(before, after, was))
         self._broadcast(s, position, line, p is not None, out)
 
     def _supervisor_gone(self, position: int, e: SupervisorLeft | Revoked,
@@ -609,14 +632,15 @@ class NotificationProjection:
         if s is None:
             return
         p = s.supervisors.pop(e.supervisor_id, None)
-        kind = _LEFT if isinstance(e, SupervisorLeft) else _REVOKED
+        kind = _LEFT if type(e) is SupervisorLeft else _REVOKED
         nick = s.nicknames.get(e.supervisor_id, e.supervisor_id)
         # a departure of a supervisor the log never shows present is for supervisors only
-        vis = p.mode.visibility if p is not None else _SUPERVISORS
         if p is not None:
             s.changed()
-        line = self._add(s, kind, e.supervisor_id, _SUPERVISOR, nick, vis, e.timestamp,
-                         mode=p.mode if p is not None else None)
+            line = s.add(kind, e.supervisor_id, _SUPERVISOR, nick, _MODE_VISIBILITY[p.mode],
+                         e.timestamp, mode=p.mode)
+        else:
+            line = s.add(kind, e.supervisor_id, _SUPERVISOR, nick, _SUPERVISORS, e.timestamp)
         self._broadcast(s, position, line, p is not None, out, skip=e.supervisor_id)
         self._leave(s, position, e.supervisor_id,
                     LEFT_CHAT if kind is _LEFT else REVOKED, out)
@@ -629,47 +653,65 @@ class NotificationProjection:
         if s is None:
             return
         # whom it reaches is judged by who the sender is in the session, not by its event type
-        p = s.supervisors.get(e.sender_id) if s.supervisors else None
-        if p is not None:
-            vis = _narrower(e.visibility, p.mode.visibility)
-            mode: SupervisorMode | None = p.mode
-        elif e.sender_type is _SUPERVISOR_TYPE:
-            vis, mode = _SUPERVISORS, None
+        sender = e.sender_id
+        sender_role = _ROLE[e.sender_type]
+        p = s.supervisors.get(sender) if s.supervisors else None
+        mode = p.mode if p is not None else None
+        vis = (_NARROWER[e.visibility][_MODE_VISIBILITY[mode]] if mode is not None
+               else _SUPERVISORS if sender_role == _SUPERVISOR else e.visibility)
+        # s.add(_MESSAGE, ...), unrolled: most events are messages
+        c0, c1, c2 = idx = s.counts
+        if vis is _ALL:
+            s.counts = (c0 + 1, c1 + 1, c2 + 1)
+        elif vis is _AGENTS:
+            idx = (_NO_INDEX, c1, c2)
+            s.counts = (c0, c1 + 1, c2 + 1)
         else:
-            vis, mode = e.visibility, None
-        line = _Line(_MESSAGE, e.sender_id, _ROLE[e.sender_type], e.nickname, vis,
-                     e.timestamp, e.text, mode, s.counts, ())
+            idx = (_NO_INDEX, _NO_INDEX, c2)
+            s.counts = (c0, c1, c2 + 1)
+        msgs: list[Any] = [None, None, None, None]
+        line = _tuple(_Line, (_MESSAGE, sender, sender_role, e.nickname, vis, e.timestamp, e.text,
+                              mode, (), idx, msgs))
         s.lines.append(line)
         if out is None:
             return
-        # _broadcast(s, position, line, False, out), unrolled: most events are messages
-        only = self._only
-        idx = line.idx
+        if mode is not None or self._only is not None:  # a supervisor's, or one recipient's
+            self._broadcast(s, position, line, False, out)
+            return
+        # _broadcast(s, position, line, False, out), unrolled for the common case: the line
+        # reads the same to every role but for its index; one message dict, copied for a role
+        # that numbers it otherwise, one payload per index
         payloads: list[dict[str, Any] | None] = [None, None, None]
-        last_message: dict[str, Any] | None = None
-        last_payload: dict[str, Any] = {}
+        first: dict[str, Any] | None = None
+        first_payload: dict[str, Any] = {}
         append = out.append
         for rid, v in s.present.items():
             role = v.role
-            if idx[role] < 0 or (only is not None and rid != only):
-                continue
             payload = payloads[role]
             if payload is None:
-                m = line.msgs[role] or line.message(role)
-                if m is last_message:  # two roles read the same line: one payload for both
-                    payload = last_payload
+                index = idx[role]
+                if index < 0:
+                    continue
+                if first is None:
+                    m = first = {"index": index, "type": TEXT, "from": {
+                        "nickname": line.nick, "type": _GWS_TYPE[sender_role],
+                        "participantId": sender}, "text": line.text, "visibility": _TEXT[vis],
+                        "timestamp": _iso(line.at)}
+                elif first["index"] == index:
+                    msgs[role] = first
+                    payload = payloads[role] = first_payload
+                    append(_tuple(Notification, (position, 0, rid, payload)))
+                    continue
                 else:
-                    payload = last_payload = {"channel": CHANNEL, "data": {
-                        "messageType": MESSAGE_LOG, "notificationType": NEW_MESSAGES,
-                        "smsSession": s.head, "messages": [m]}}
-                    last_message = m
-                payloads[role] = payload
-            n = _new(Notification)
-            _set_position(n, position)
-            _set_index(n, 0)
-            _set_recipient(n, rid)
-            _set_message(n, payload)
-            append(n)
+                    m = first.copy()
+                    m["index"] = index
+                msgs[role] = m
+                payload = payloads[role] = {"channel": CHANNEL, "data": {
+                    "messageType": MESSAGE_LOG, "notificationType": NEW_MESSAGES,
+                    "smsSession": s.head, "messages": [m]}}
+                if m is first:
+                    first_payload = payload
+            append(_tuple(Notification, (position, 0, rid, payload)))
 
     def _queued(self, position: int, e: SessionQueued, out: list[Notification] | None) -> None:
         s = self._sessions.get(e.session_id)
@@ -680,8 +722,8 @@ class NotificationProjection:
         s.agents.clear()
         s.invited.clear()
         s.changed()
-        line = self._add(s, _QUEUED, e.actor, _AGENT, s.nicknames.get(e.actor, e.actor),
-                         _ALL, e.timestamp, text=e.queue_name, extra=(e.queue_name,))
+        line = s.add(_QUEUED, e.actor, _AGENT, s.nicknames.get(e.actor, e.actor), _ALL, e.timestamp,
+                     text=e.queue_name, extra=(e.queue_name,))
         for a in leaving:
             self._leave(s, position, a, LEFT_CHAT, out)
         self._broadcast(s, position, line, True, out)
@@ -697,11 +739,12 @@ class NotificationProjection:
         s.agents.clear()
         s.invited.clear()
         s.changed()
-        line = self._add(s, _COMPLETED, e.actor, _AGENT,
-                         s.nicknames.get(e.actor, e.actor), _ALL, e.timestamp)
+        line = s.add(_COMPLETED, e.actor, _AGENT, s.nicknames.get(e.actor, e.actor), _ALL,
+                     e.timestamp)
         # customer and agents are done; a supervisor is shown the completion, then its Revoked
+        done = _state_change(s, COMPLETED, STATUS_CHANGE, []) if out is not None else None
         for who in [w for w, v in s.present.items() if v.role != _SUPERVISOR]:
-            self._leave(s, position, who, COMPLETED, out)
+            self._leave(s, position, who, COMPLETED, out, done)
         self._broadcast(s, position, line, True, out)
         for a in withdrawn:
             self._status(s, position, a, REVOKED, _AGENT, out, with_roster=False)
@@ -800,22 +843,24 @@ class Follower:
         kept, and given first by the next :meth:`poll` or :meth:`iter`.
         """
         pending = self._pending
+        take = pending.popleft
         while pending:
-            yield pending.popleft()
+            yield take()
         end = self.app.log_position()
-        projection, resume_at, (after_position, after_index) = (self.projection, self._resume_at,
-                                                                 self._after)
+        feed, skip = self.projection.feed, self.projection.skip
+        resume_at, (after_position, after_index) = self._resume_at, self._after
         for position, event in _events(self.app, self.position + 1, end, self.page_size):
             self.position = position
             if position < resume_at:
-                projection.skip(position, event)
+                skip(position, event)
                 continue
-            notes = projection.feed(position, event)
-            if position == after_position:
-                notes = [n for n in notes if n.index > after_index]
-            pending.extend(notes)
-            while pending:
-                yield pending.popleft()
+            notes = feed(position, event)
+            if notes:
+                if position == after_position:
+                    notes = [n for n in notes if n.index > after_index]
+                pending.extend(notes)
+                while pending:
+                    yield take()
         self.position = max(self.position, end)  # the events after the last session event
 
 
