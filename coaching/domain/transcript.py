@@ -16,7 +16,7 @@ by the rules the claims and the recorded modes agree, so nothing changes there.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -62,6 +62,8 @@ class TranscriptEntry:
     visibility: Visibility
     text: str | None = None
     mode: SupervisorMode | None = None
+    from_mode: SupervisorMode | None = None
+    """For a mode switch: the mode the log recorded before it (None if the log shows no presence)."""
 
 
 def _narrower(a: Visibility, b: Visibility) -> Visibility:
@@ -130,7 +132,7 @@ def _entry(event: DomainEvent, modes: dict[str, SupervisorMode],
                                    ParticipantType.SUPERVISOR,
                                    nicknames.get(event.supervisor_id, event.supervisor_id),
                                    after if before is None else wider(before.visibility, after),
-                                   mode=event.to_mode)
+                                   mode=event.to_mode, from_mode=before)
         case SupervisorLeft() | Revoked():
             # a departure of a supervisor the log never shows present is for supervisors only
             gone = modes.pop(event.supervisor_id, None)
@@ -145,6 +147,30 @@ def _entry(event: DomainEvent, modes: dict[str, SupervisorMode],
         case SessionCompleted():
             return TranscriptEntry(p, t, EntryKind.COMPLETED, event.actor, ParticipantType.AGENT,
                                    nicknames.get(event.actor, event.actor), Visibility.ALL)
+    return None
+
+
+def _as_seen_by(entry: TranscriptEntry, viewer_type: ParticipantType) -> TranscriptEntry | None:
+    """The line ``entry`` is to a viewer of ``viewer_type``, or None if it is not shown to it.
+
+    A mode switch is the one line that reads differently by role (ADR 0005, ADR 0016): a viewer
+    who could see the supervisor before and after is told of the switch; one who sees it only
+    after is told it joined; one who saw it only before is told it left — and never the mode it
+    left for, so a customer never learns that a supervisor stayed on, silent, in Monitor or Coach.
+    """
+    if entry.kind is not EntryKind.MODE_SWITCHED:
+        return entry if can_see(viewer_type, entry.visibility) else None
+    after = entry.mode.visibility if entry.mode is not None else entry.visibility
+    after = _narrower(entry.visibility, after)
+    saw = entry.from_mode is not None and can_see(viewer_type, entry.from_mode.visibility)
+    sees = can_see(viewer_type, after)
+    if saw and sees:
+        return entry
+    if sees:
+        return replace(entry, kind=EntryKind.JOINED, visibility=after, from_mode=None)
+    if saw and entry.from_mode is not None:
+        return replace(entry, kind=EntryKind.LEFT, visibility=entry.from_mode.visibility,
+                       mode=entry.from_mode, from_mode=None)
     return None
 
 
@@ -184,6 +210,14 @@ def viewers(events: Iterable[DomainEvent]) -> dict[str, ParticipantType]:
     return found
 
 
+def _offer(shown: list[TranscriptEntry], entries: Iterable[TranscriptEntry],
+           viewer_type: ParticipantType) -> None:
+    for entry in entries:
+        seen = _as_seen_by(entry, viewer_type)
+        if seen is not None:
+            shown.append(seen)
+
+
 def transcript(events: Iterable[DomainEvent], viewer_id: str) -> list[TranscriptEntry]:
     """Every entry the viewer was shown, in order; empty if it never took part.
 
@@ -209,10 +243,10 @@ def transcript(events: Iterable[DomainEvent], viewer_id: str) -> list[Transcript
         elif present and viewer_type is not None and _leaves(event, viewer_id):
             # the viewer is shown its own departure, then nothing more
             present = False
-            shown.extend(e for e in entries[shown_up_to:] if can_see(viewer_type, e.visibility))
+            _offer(shown, entries[shown_up_to:], viewer_type)
             shown_up_to = len(entries)
         if present and viewer_type is not None:
-            shown.extend(e for e in entries[shown_up_to:] if can_see(viewer_type, e.visibility))
+            _offer(shown, entries[shown_up_to:], viewer_type)
             shown_up_to = len(entries)
         if isinstance(event, SessionCompleted) and viewer_type is not ParticipantType.SUPERVISOR:
             present = False  # customer and agents are done; a supervisor is shown its own Revoked

@@ -117,11 +117,25 @@ class _Session:
     entries: list[Entry] = field(default_factory=list)
     viewers: dict[str, _Viewer] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # participant -> nickname at its last join
+    switches: dict[int, tuple[str, str]] = field(default_factory=dict)  # entry -> (before, after)
 
     # --- what each participant is shown (ADR 0005) ---------------------------------------------
 
     def _offer(self, v: _Viewer) -> None:
-        v.shown.extend(e for e in self.entries[v.offered:] if v.kind in _AUDIENCE[e[3]])
+        for i in range(v.offered, len(self.entries)):
+            e = self.entries[i]
+            if i in self.switches:  # a mode switch reads as a join or a departure to some roles
+                before, after = self.switches[i]
+                saw, sees = v.kind in _AUDIENCE[before], v.kind in _AUDIENCE[after]
+                if saw and not sees:
+                    e = ("ParticipantLeft", e[1], e[2], before, None)
+                elif sees and not saw:
+                    e = ("ParticipantJoined", e[1], e[2], after, None)
+                elif not saw:
+                    continue
+            elif v.kind not in _AUDIENCE[e[3]]:
+                continue
+            v.shown.append(e)
         v.offered = len(self.entries)
 
     def say(self, kind: str, who: str, visibility: str, text: str | None = None) -> None:
@@ -368,6 +382,7 @@ class ReferenceModel:
             if c.actor not in s.supervisors or s.supervisors[c.actor] == target:
                 raise Refused(INVALID_STATE)
             before, after = _MODE_VISIBILITY[s.supervisors[c.actor]], _MODE_VISIBILITY[target]
+            s.switches[len(s.entries)] = (before, after)
             s.say("ModeSwitched", c.actor, max(before, after, key=_WIDTH.__getitem__))
             s.supervisors[c.actor] = target
             return Expected()

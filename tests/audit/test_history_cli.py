@@ -62,7 +62,7 @@ def test_the_customer_transcript_reads_as_a_conversation(store: Path) -> None:
     assert len(rows) == 6
     assert '"my parcel is late"' in rows[1] and "Carol (c1, Customer)" in rows[1]
     assert "offer the voucher" not in out and "Sue" not in out  # the coach's words, the monitor
-    assert "switched to BargeIn" in out and '"I am the team lead"' in out
+    assert "joined in BargeIn" in out and "switched" not in out and '"I am the team lead"' in out
     # aligned: every row starts its "who" column where the header does
     who = lines[3].index("who")
     assert all(row[who - 2:who] == "  " and row[who] != " " for row in rows)

@@ -181,7 +181,7 @@ def test_a_switch_claiming_more_than_the_recorded_mode_is_judged_by_the_log(tmp_
     path = write_log(tmp_path / "log.sqlite", insert(STORY, len(SESSION_EVENTS), forged))
     customer = shown(path, CUSTOMER)
     assert [e for e in customer if e[1] == MONITOR] == []
-    assert ("ModeSwitched", MONITOR, None, "Agents") in shown(path, AGENT)
+    assert ("ParticipantJoined", MONITOR, None, "Agents") in shown(path, AGENT)  # it never saw a monitor
     assert ("Message", MONITOR, "FORGED after switch", "Agents") in shown(path, AGENT)
 
 

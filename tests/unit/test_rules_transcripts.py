@@ -203,10 +203,22 @@ def test_after_a_coach_barges_in_the_customer_sees_it_from_then_on(runner: Runne
                          SendMessage(actor="s1", session_id="x1", text="let me help"))  # 12
     assert lines(world.transcript("x1", "c1"))[-3:] == [
         (10, MESSAGE, "s4", "manager here"),
-        (11, SWITCHED, "s1", None),
+        (11, JOINED, "s1", None),  # to the customer, a coach barging in is a supervisor joining
         (12, MESSAGE, "s1", "let me help"),
     ]
     assert "be polite" not in [e.text for e in world.transcript("x1", "c1")]
+
+
+def test_a_barging_supervisor_going_quiet_reads_as_leaving_to_the_customer(runner: Runner) -> None:
+    # the customer saw s1 barge in; when s1 switches back to Coach, the customer is told s1 left,
+    # never that s1 stays on as a coach (that would reveal an Agents-only presence)
+    world = runner.world(CAST, STORY, SwitchToBargeIn(actor="s1", session_id="x1"),  # 11
+                         SwitchToCoach(actor="s1", session_id="x1"),  # 12
+                         SendMessage(actor="s1", session_id="x1", text="psst"))  # 13
+    seen = world.transcript("x1", "c1")
+    assert lines(seen)[-2:] == [(11, JOINED, "s1", None), (12, LEFT, "s1", None)]
+    assert [e.mode for e in seen if e.participant_id == "s1"] == [SupervisorMode.BARGE_IN] * 2
+    assert lines(world.transcript("x1", "a1"))[-2:] == [(12, SWITCHED, "s1", None), (13, MESSAGE, "s1", "psst")]
 
 
 def test_a_switch_between_monitor_and_coach_is_never_shown_to_the_customer(runner: Runner) -> None:
@@ -215,10 +227,11 @@ def test_a_switch_between_monitor_and_coach_is_never_shown_to_the_customer(runne
                          SwitchToMonitor(actor="s2", session_id="x1"),  # 13
                          SendMessage(actor="c1", session_id="x1", text="ok"))  # 14
     assert [p for p, *_ in lines(world.transcript("x1", "c1"))] == [1, 2, 4, 7, 8, 10, 14]
-    # the agent saw the monitor become a coach and speak, and go back to monitoring
+    # the agent saw the monitor join as a coach, speak, and leave: it is never told that the
+    # supervisor stays on, monitoring (ADR 0005)
     assert lines(world.transcript("x1", "a1"))[-4:] == [
-        (11, SWITCHED, "s2", None),
+        (11, JOINED, "s2", None),
         (12, MESSAGE, "s2", "careful"),
-        (13, SWITCHED, "s2", None),
+        (13, LEFT, "s2", None),
         (14, MESSAGE, "c1", "ok"),
     ]
