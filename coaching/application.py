@@ -15,7 +15,7 @@ Each of the three keeps a tamper-evidence hash chain beside the events, in the s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -342,16 +342,21 @@ class Coaching(Application[str]):
         """The position of the newest event in the log (0 when empty): a refusal never moves it."""
         return self.recorder.max_notification_id() or 0
 
-    def all_events(self, page_size: int = 1000) -> Iterator[tuple[int, DomainEvent]]:
-        """Every event in the order it was recorded, with its position, read page by page."""
+    def all_events(self, page_size: int = 1000, *, start: int = 1, stop: int | None = None,
+                   topics: Sequence[str] = ()) -> Iterator[tuple[int, DomainEvent]]:
+        """Every event in the order it was recorded, with its position, read page by page.
+
+        ``start``/``stop`` bound the positions (inclusive); ``topics`` keeps only those topics,
+        filtered by the store, so a reader that needs a few kinds of event decodes only those.
+        """
         mapper = self.mapper
         # Without a cipher or compressor the stored state is the codec's JSON: decode it directly
         # (a replay calls this once per event, so one layer of indirection less is measurable).
         plain = isinstance(mapper, PydanticMapper) and not (mapper.cipher or mapper.compressor)
         decode = mapper.codec.decode if isinstance(mapper, PydanticMapper) else CODEC.decode
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start=start, limit=page_size)
+        while stop is None or start <= stop:
+            page = self.recorder.select_notifications(start=start, limit=page_size, stop=stop,
+                                                      topics=topics)
             if plain:
                 for n in page:
                     yield n.id, decode(n.topic, n.originator_id, n.originator_version, n.state)  # type: ignore[arg-type]

@@ -54,7 +54,6 @@ from coaching.domain.events import (
 )
 from coaching.domain.transcript import EntryKind
 from coaching.domain.values import JoinedVia, ParticipantType, SupervisorMode, Visibility, can_see, wider
-from coaching.persistence import PydanticMapper
 
 if TYPE_CHECKING:
     from coaching.application import Coaching
@@ -784,23 +783,7 @@ def _events(app: Coaching, start: int, stop: int,
     Agents' and supervisors' own events cause no notification and change no state here, so they
     are not even read (about one event in twelve of a working day).
     """
-    mapper = app.mapper
-    plain = isinstance(mapper, PydanticMapper) and not (mapper.cipher or mapper.compressor)
-    while start <= stop:
-        page = app.recorder.select_notifications(start=start, limit=page_size, stop=stop,
-                                                 topics=_TOPICS)
-        if not page:
-            return
-        if plain:
-            decode = mapper.codec.decode  # type: ignore[attr-defined]
-            for n in page:
-                yield n.id, decode(n.topic, n.originator_id, n.originator_version, n.state)
-        else:
-            for n in page:
-                yield n.id, mapper.to_domain_event(n)  # type: ignore[misc]
-        if len(page) < page_size:
-            return
-        start = page[-1].id + 1
+    return app.all_events(page_size, start=start, stop=stop, topics=_TOPICS)
 
 
 class Follower:

@@ -218,7 +218,8 @@ def test_a_barging_supervisor_going_quiet_reads_as_leaving_to_the_customer(runne
     seen = world.transcript("x1", "c1")
     assert lines(seen)[-2:] == [(11, JOINED, "s1", None), (12, LEFT, "s1", None)]
     assert [e.mode for e in seen if e.participant_id == "s1"] == [SupervisorMode.BARGE_IN] * 2
-    assert lines(world.transcript("x1", "a1"))[-2:] == [(12, SWITCHED, "s1", None), (13, MESSAGE, "s1", "psst")]
+    assert lines(world.transcript("x1", "a1"))[-2:] == [(12, SWITCHED, "s1", None),
+                                                         (13, MESSAGE, "s1", "psst")]
 
 
 def test_a_switch_between_monitor_and_coach_is_never_shown_to_the_customer(runner: Runner) -> None:
