@@ -372,7 +372,7 @@ class ChainVerifier:
         try:
             expected = link(previous, record.originator_id, record.originator_version, record.topic,
                             record.state)
-        except (struct.error, TypeError, ValueError) as error:  # e.g. a version beyond 64 bits
+        except (struct.error, TypeError, ValueError, AttributeError) as error:  # 2**64, a NULL, a BLOB
             self._break = (record.position, f"position {record.position} cannot be hashed ({error}): "
                                             "its stored columns were changed outside the application")
             return

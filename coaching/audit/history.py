@@ -117,7 +117,10 @@ def check_at(at: At | int | None) -> At | None:
 
 def format_time(when: datetime) -> str:
     """A recorded time as the CLI prints it: UTC, to the millisecond."""
-    utc = when.astimezone(UTC)
+    try:
+        utc = when.astimezone(UTC)
+    except OverflowError:  # a time near year 1 or 9999 whose UTC falls outside datetime's range
+        return when.isoformat(sep=" ", timespec="milliseconds")
     return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond // 1000:03d} UTC"
 
 
@@ -332,6 +335,13 @@ class History:
         if isinstance(at, Position):
             kept = next((i for i, r in enumerate(records) if r.position > at), kept)
         elif isinstance(at, datetime):
+            for record, event in zip(records, events, strict=True):
+                if event.timestamp.tzinfo is None:  # coaching records UTC; a row written around it
+                    raise UnreadableRecord(
+                        f"the record at log position {record.position} ({record.originator_id} version "
+                        f"{record.originator_version}) has a time without a timezone "
+                        f"({event.timestamp.isoformat()}), so it cannot be placed before or after "
+                        f"{format_time(at)}; ask with a log position instead")
             kept = next((i for i, e in enumerate(events) if e.timestamp > at), kept)
         first = (records[0].position, events[0].timestamp) if records else None
         return Stream(key, at, tuple(r.position for r in records[:kept]), tuple(events[:kept]),

@@ -385,7 +385,7 @@ class ReportBuilder:
 
     def _message_to_all(self, p: int, f: Fields) -> None:
         sender_type = f["sender_type"]
-        self._by_sender[sender_type] += 1
+        self._by_sender[str(sender_type)] += 1  # a plain key: --validate gives ParticipantType
         if sender_type == _SUPERVISOR:
             self._supervisor(f["sender_id"]).messages_by_visibility["All"] += 1
         if self._tl:

@@ -309,12 +309,39 @@ class JsonlSource:
                 yield number, _parse_line(self.path, number, line)
 
     def records(self, start: int = 1) -> Iterator[Record]:
-        for number, line in self.lines():
+        """Every record, then the trailer's proof that none is missing at the end.
+
+        Why here and not only in ``import``: an audit of an export (``coaching audit FILE.jsonl``,
+        ``transcript``, ``--verify``) must not pass a file whose last events were cut off, nor
+        one with lines after its end. The chain alone cannot see a cut tail (ADR 0018).
+        """
+        read = 0
+        last_hash: str | None = None
+        lines = self.lines()
+        for number, line in lines:
             if "end" in line:
+                self._check_end(number, line, read, last_hash, lines)
                 return
             record = record_of_line(self.path, number, line)
+            read += 1
+            last_hash = record.chain_hash
             if record.position >= start:
                 yield record
+        raise ExportFormatError(self.path, read + 2, "the file ends without its trailer line: the export "
+                                                     "was cut short (or is still being written)")
+
+    def _check_end(self, number: int, line: dict[str, Any], read: int, last_hash: str | None,
+                   rest: Iterator[tuple[int, dict[str, Any]]]) -> None:
+        if line.get("end") != EXPORT_FORMAT or line.get("records") != read:
+            raise ExportFormatError(self.path, number,
+                                    f"the trailer says {line.get('records')!r} records but the file holds "
+                                    f"{read}: lines were removed or added")
+        head = line.get("head")
+        if head is not None and head != last_hash:
+            raise ExportFormatError(self.path, number, "the trailer's head is not the last record's hash: "
+                                                       "the end of the export was altered")
+        for extra, _ in rest:
+            raise ExportFormatError(self.path, extra, "a line after the trailer: the export was altered")
 
     def trailer(self) -> Trailer | None:
         """The trailer line, or None when the file does not end with one (cut short)."""

@@ -177,6 +177,9 @@ def export_log(source: LogSource | Coaching | str | Path, path: str | Path,
     broken, :class:`OutputExists` when ``path`` exists and ``overwrite`` is false.
     """
     out = Path(path)
+    if out.exists() and isinstance(source, str | Path) and out.resolve() == Path(source).resolve():
+        raise OutputExists(f"{out} is the log being exported: writing the export there would destroy it "
+                           "(--force or not); choose another file")
     if out.exists() and not overwrite:
         raise OutputExists(f"{out} exists; choose another file or allow overwriting (--force)")
     started = time.perf_counter()
@@ -209,6 +212,8 @@ def export_log(source: LogSource | Coaching | str | Path, path: str | Path,
                 raise ChainBroken(f"the chain of {description} is broken at position {result.first_break}: "
                                   f"{result.reason}; nothing was exported (`coaching audit --verify` "
                                   "shows the same)", result)
+            if isinstance(log, JsonlSource):
+                _check_trailer(log, records, result.head)
             file.write(_trailer(records, result.head))
             size = file.tell()
         os.replace(partial, out)
@@ -222,6 +227,20 @@ def export_log(source: LogSource | Coaching | str | Path, path: str | Path,
         progress("export", records, max(total, records))
     return ExportSummary(str(out), description, records, result.head, first, last, size,
                          time.perf_counter() - started, dict(by_topic))
+
+
+def _check_trailer(source: JsonlSource, records: int, head: str | None) -> None:
+    """Copying an export: it must end with the trailer of what it holds, or the copy (with a
+    fresh trailer) would pass a file cut short, or with lines after its trailer, as complete."""
+    trailer = source.trailer()
+    if trailer is None:
+        raise ExportFormatError(source.path, records + 2, "the file ends without its trailer line: it was "
+                                                          "cut short (or is still being written)")
+    if trailer.records != records or trailer.head != head:
+        raise ExportFormatError(source.path, records + 2,
+                                f"the file's last line says {trailer.records} records with head "
+                                f"{trailer.head!r}, "
+                                f"the file holds {records} up to its first trailer, with head {head!r}")
 
 
 # --- import ---------------------------------------------------------------------------------------

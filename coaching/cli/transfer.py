@@ -85,7 +85,7 @@ def cmd_export(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     progress, order = _bars(err, args.progress)
     try:
         summary = export_log(args.store, args.file, progress, overwrite=args.force)
-    except ChainBroken as refusal:
+    except (ChainBroken, ExportFormatError) as refusal:  # ExportFormatError: copying a bad export
         _finish(order)
         print(f"coaching export: refused: {refusal.message}", file=err)
         return EXIT_REFUSED

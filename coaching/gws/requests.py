@@ -80,10 +80,11 @@ from coaching.gws.responses import BodyTooLarge, MethodNotAllowed, NotAuthentica
 IDENTITY_HEADER: Final = "X-Coaching-User"
 
 #: The largest body accepted. The largest valid GWS request is a SendMessage of 1600 characters
-#: (at most 4 bytes each in UTF-8, 6 when escaped as \\uXXXX in JSON) plus a few short fields;
-#: 16 KiB holds it with room to spare and keeps a client from making the server parse megabytes.
-MAX_BODY_BYTES: Final = 16 * 1024
-assert MAX_BODY_BYTES > 6 * MAX_TEXT_LENGTH + 1024
+#: (at most 4 bytes each in UTF-8, but 12 when a character outside the BMP, an emoji, is escaped
+#: as a \\uXXXX\\uXXXX surrogate pair, as ASCII-only JSON encoders do) plus a few short fields;
+#: 32 KiB holds it with room to spare and keeps a client from making the server parse megabytes.
+MAX_BODY_BYTES: Final = 32 * 1024
+assert MAX_BODY_BYTES > 12 * MAX_TEXT_LENGTH + 1024
 
 
 class Shape(StrEnum):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Any, Final
 
 import orjson
@@ -33,7 +33,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from coaching.application import Coaching
 from coaching.domain.errors import CoachingError, Forbidden, InvalidValue
@@ -45,7 +46,20 @@ from coaching.gws.responses import BodyTooLarge, GwsResponse, refusal
 MAX_WAIT_SECONDS: Final = 30.0
 MAX_PAGE: Final = 1000
 DEFAULT_PAGE: Final = 100
-_METHODS: Final = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _caller(request: Request) -> str | None:
+    """The ``X-Coaching-User`` header; sent more than once, its values joined with commas (RFC 9110),
+    which is no GWS id (so 20): a proxy that appends its header must not let the client's win."""
+    values = request.headers.getlist(IDENTITY_HEADER)
+    return ",".join(values) if values else None
+
+
+def _path(request: Request) -> str:
+    """The decoded path, with a ``?`` that was sent encoded (``%3F``) encoded again: it is part of
+    an id, not the start of a query string, and :func:`route` must not cut the path there."""
+    path: str = request.scope["path"]
+    return path.replace("?", "%3F")
 
 
 def _answer(answer: GwsResponse) -> Response:
@@ -76,6 +90,8 @@ class _Query:
         self.after: str | None = params.get("after") or request.headers.get("last-event-id") or None
         self.wait: float | None = _number(params.get("wait"), "wait", 0.0, MAX_WAIT_SECONDS)
         limit = _number(params.get("limit"), "limit", 1, MAX_PAGE)
+        if limit is not None and not limit.is_integer():
+            raise InvalidValue(f"limit must be a whole number, not {params['limit'][:40]!r}")
         self.limit = int(limit) if limit is not None else DEFAULT_PAGE
 
 
@@ -95,6 +111,17 @@ def _as_json(n: Notification) -> dict[str, Any]:
     return {"id": n.cursor, "position": n.position, "index": n.index, "message": n.message}
 
 
+class _AnyMethod:
+    """An endpoint for every HTTP method: Starlette gives a function endpoint GET only, and answers
+    the methods a route lacks itself, in plain text with an ``Allow`` of that route's methods."""
+
+    def __init__(self, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+        self._app = request_response(endpoint)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
 def create_app(app: Coaching, *, admins: Collection[str] | None = None, poll_interval: float = 0.2,
                keepalive: float = 15.0) -> Starlette:
     """The ASGI app serving ``app``: the GWS endpoints, ``/coaching/v1`` admin/routing, notifications.
@@ -112,8 +139,8 @@ def create_app(app: Coaching, *, admins: Collection[str] | None = None, poll_int
             return adapter.handle(method, path, caller, body)
 
     async def gws(request: Request) -> Response:
-        caller = request.headers.get(IDENTITY_HEADER)
-        path: str = request.scope["path"]
+        caller = _caller(request)
+        path = _path(request)
         body = await _read_body(request)
         if body is None:
             return _answer(refusal(BodyTooLarge(f"the body is larger than {MAX_BODY_BYTES:,} bytes")))
@@ -121,8 +148,8 @@ def create_app(app: Coaching, *, admins: Collection[str] | None = None, poll_int
 
     async def notifications(request: Request) -> Response:
         try:
-            where = route("GET", request.scope["path"])
-            caller = authenticate(request.headers.get(IDENTITY_HEADER))
+            where = route("GET", _path(request))
+            caller = authenticate(_caller(request))
             if where.user_id != caller:
                 raise Forbidden(f"{caller!r} may read only its own notifications, not {where.user_id!r}")
             query = _Query(request)
@@ -162,9 +189,11 @@ def create_app(app: Coaching, *, admins: Collection[str] | None = None, poll_int
                 yield b": keep-alive\n\n"
             await asyncio.sleep(poll_interval)
 
+    notifications_path = Shape.NOTIFICATIONS.value.replace("{userId}", "{user_id}")
     routes = [
-        Route(Shape.NOTIFICATIONS.value.replace("{userId}", "{user_id}"), notifications, methods=["GET"]),
-        Route("/{path:path}", gws, methods=_METHODS),
+        Route(notifications_path, notifications, methods=["GET"]),
+        Route(notifications_path + "/", notifications, methods=["GET"]),  # route() accepts it too
+        Route("/{path:path}", _AnyMethod(gws)),  # the adapter answers a wrong method (6, 405, Allow)
     ]
     server = Starlette(routes=routes)
     server.state.coaching = app

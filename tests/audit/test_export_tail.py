@@ -1,0 +1,76 @@
+"""An export read by the audit tools must prove its own end: a cut tail is refused, not passed.
+
+The hash chain cannot see the last events cut off (ADR 0018); the export's trailer (record count
+and head hash) can, so every reader of an export checks it, not only ``import``.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from coaching.application import Coaching
+from coaching.audit.source import ExportFormatError, JsonlSource, open_source
+from coaching.audit.transfer import export_log
+from coaching.cli import main
+from coaching.simulation import Shift, ShiftPlan
+
+EXIT_UNREADABLE = 3
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tail")
+    store = folder / "day.sqlite"
+    shift = Shift(ShiftPlan(seed=3, sessions=12, agents=4, supervisors=2))
+    app = Coaching.sqlite(str(store), clock=shift.clock)
+    try:
+        shift.run(app)
+    finally:
+        app.close()
+    source = open_source(store)
+    try:
+        export_log(source, folder / "day.jsonl")
+    finally:
+        source.close()
+    return folder / "day.jsonl"
+
+
+def _rewrite(export: Path, target: Path, keep: slice, extra: list[bytes]) -> Path:
+    lines = export.read_bytes().splitlines(keepends=True)
+    target.write_bytes(b"".join(lines[keep]) + b"".join(extra))
+    return target
+
+
+def _audit(path: Path) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["audit", str(path), "--verify", "--no-progress"], out=out, err=err)
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_the_complete_export_passes(export: Path) -> None:
+    code, text = _audit(export)
+    assert code == 0, text
+    assert sum(1 for _ in JsonlSource(export).records()) == JsonlSource(export).count()
+
+
+@pytest.mark.parametrize(("name", "keep", "extra", "says"), [
+    ("cut", slice(0, -4), [], "cut short"),
+    ("lines-removed", slice(None), None, "lines were removed"),
+    ("after-the-end", slice(None), [b'{"position": 999}\n'], "after the trailer"),
+])
+def test_a_cut_or_padded_export_is_refused_by_the_audit(export: Path, tmp_path: Path, name: str, keep: slice,
+                                                        extra: list[bytes] | None, says: str) -> None:
+    if extra is None:  # drop the last three events but keep the trailer
+        lines = export.read_bytes().splitlines(keepends=True)
+        bad = tmp_path / f"{name}.jsonl"
+        bad.write_bytes(b"".join(lines[:-4] + lines[-1:]))
+    else:
+        bad = _rewrite(export, tmp_path / f"{name}.jsonl", keep, extra)
+    with pytest.raises(ExportFormatError, match=says):
+        list(JsonlSource(bad).records())
+    code, text = _audit(bad)
+    assert code == EXIT_UNREADABLE, text
+    assert says in text
