@@ -163,6 +163,15 @@ def _sqlite_pages(path: Path) -> Iterator[list[tuple[int, str, bytes]]]:
         db.close()
 
 
+def _sqlite_streams(path: Path, first: int, last: int) -> dict[int, tuple[str, int]]:
+    """The stream id and version of every record from ``first`` to ``last`` (``--validate``: one
+    query per page, not one connection per record)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        rows = db.execute(f"SELECT rowid, originator_id, originator_version FROM {EVENTS_TABLE} "
+                          "WHERE rowid BETWEEN ? AND ?", (first, last)).fetchall()
+    return {position: (oid, version) for position, oid, version in rows}
+
+
 def _sqlite_stream_of(path: Path, position: int) -> tuple[str, int]:
     """The stream id and version of the record at ``position`` (for the contract's decoder)."""
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
@@ -227,8 +236,9 @@ def _fast_pass(path: Path, run: _Run, validate: bool, progress: Callable[[int], 
             first = page[0]
         last = page[-1]
         if validate:
+            streams = _sqlite_streams(path, page[0][0], page[-1][0])
             for position, topic, state in page:
-                if not run.slow(position, *_sqlite_stream_of(path, position), topic, state, counted=True):
+                if not run.slow(position, *streams[position], topic, state, counted=True):
                     by_type[topic] -= 1
         else:
             for position, topic, state in page:
