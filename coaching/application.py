@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder, Mapper, RecordConflictError
@@ -116,15 +116,28 @@ class SessionView:
                    tuple(s.invitations), s.message_count)
 
 
+_LOADING: Final = datetime.min.replace(tzinfo=UTC)
+"""The time of a first decision whose events are dropped (it only loads what the command needs)."""
+
+
 class _StoreLookup:
     """The ``Given`` of :func:`decide`, backed by the application's repository."""
 
-    __slots__ = ("_app",)
+    __slots__ = ("_app", "_loaded")
 
     def __init__(self, app: Coaching) -> None:
         self._app = app
+        # one load per stream per attempt: a second decision sees exactly the states the first
+        # loaded, so anything recorded since makes the save conflict (and the attempt retry)
+        self._loaded: dict[str, Any] = {}
 
     def _get(self, key: str, projector: Callable[[Any, Any], Any]) -> Any:
+        if key in self._loaded:
+            return self._loaded[key]
+        self._loaded[key] = state = self._load(key, projector)
+        return state
+
+    def _load(self, key: str, projector: Callable[[Any, Any], Any]) -> Any:
         repository = self._app.repository
         try:
             state = repository.get(key, projector_func=projector)
@@ -192,7 +205,14 @@ class Coaching(Application[str]):
     def handle(self, command: Command) -> Outcome:
         """Decide and record one command atomically; raise ``CoachingError`` if refused."""
         for attempt in range(1, self.max_attempts + 1):
-            events = decide(command, _StoreLookup(self), self.clock())
+            given = _StoreLookup(self)
+            # Decide once to load (and check) what the command needs, then again at the time read
+            # once, after loading: another writer may have recorded an event in one of our streams
+            # between a clock read and our load, and a stream's timestamps must never go back
+            # (an auditor's time cut relies on it, ADR 0023). The second decision reads the
+            # repository's cache, and decide is pure, so it costs microseconds.
+            decide(command, given, _LOADING)
+            events = decide(command, given, self.clock())
             try:
                 recordings = self.save(*events)
             except RecordConflictError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,32 @@ def test_racing_accepts_in_lockstep_on_postgres() -> None:
     finally:
         app.close()
         drop()
+
+
+def test_a_streams_timestamps_never_go_back_when_another_writer_slips_in(tmp_path: Path) -> None:
+    """Another process records an event in our session between our clock read and our load:
+    our event must still be stamped no earlier than it (a time cut relies on it, ADR 0023)."""
+    path = str(tmp_path / "log.sqlite")
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    setup = Coaching.sqlite(path, clock=fixed_clock(start))
+    set_up(setup)
+    setup.accept("a1", "x1")
+    setup.close()
+    other = Coaching.sqlite(path, clock=lambda: start + timedelta(hours=2))
+    readings = iter([start + timedelta(hours=1)] + [start + timedelta(hours=3)] * 10)
+    slipped: list[bool] = []
+
+    def ours_clock() -> datetime:
+        now = next(readings)
+        if not slipped:  # the other writer records its event right after our first clock read
+            slipped.append(True)
+            other.send_message("c-x1", "x1", "are you there?")
+        return now
+
+    ours = Coaching.sqlite(path, clock=ours_clock)
+    ours.send_message("a1", "x1", "yes, one moment")
+    stamps = [e.timestamp for e in ours.session_events("x1")]
+    assert slipped
+    assert stamps == sorted(stamps), f"the session's timestamps go back: {stamps}"
+    other.close()
+    ours.close()
