@@ -101,6 +101,12 @@ class SQLiteSource:
             raise FileNotFoundError(f"no such store: {self.path}")
         self.page_size = page_size
         self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        if not self._has_table(EVENTS_TABLE):
+            # another application's database (or not a database): refuse, rather than read it
+            # as an empty log that exports, audits and verifies as "OK, 0 events"
+            self._db.close()
+            raise sqlite3.DatabaseError(f"{self.path} is not a coaching store: it has no {EVENTS_TABLE} "
+                                        "table")
         self.chained = self._has_table(CHAIN_TABLE)
 
     def _has_table(self, name: str) -> bool:

@@ -7,6 +7,7 @@ and head hash) can, so every reader of an export checks it, not only ``import``.
 from __future__ import annotations
 
 import io
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,17 @@ def test_a_cut_or_padded_export_is_refused_by_the_audit(export: Path, tmp_path: 
     code, text = _audit(bad)
     assert code == EXIT_UNREADABLE, text
     assert says in text
+
+
+@pytest.mark.parametrize("command", ["export", "audit", "transcript"])
+def test_another_applications_database_is_not_read_as_an_empty_log(tmp_path: Path, command: str) -> None:
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE invoices (id INTEGER)")
+    argv = {"export": ["export", str(other), str(tmp_path / "out.jsonl")],
+            "audit": ["audit", str(other), "--no-progress"],
+            "transcript": ["transcript", str(other), "x1", "--as", "c1"]}[command]
+    out, err = io.StringIO(), io.StringIO()
+    assert main(argv, out=out, err=err) == EXIT_UNREADABLE
+    assert "is not a coaching store" in err.getvalue()
+    assert not (tmp_path / "out.jsonl").exists()

@@ -162,7 +162,7 @@ def test_an_unusable_store_exits_3(store: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty.sqlite"
     sqlite3.connect(empty).close()
     code, _, err = run("state", str(empty), "--session", "x1")
-    assert code == EXIT_STORE and "holds no events" in err
+    assert code == EXIT_STORE and "is not a coaching store" in err
     broken = tmp_path / "broken.sqlite"
     broken.write_bytes(store.read_bytes())
     with sqlite3.connect(broken) as db:
