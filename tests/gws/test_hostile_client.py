@@ -9,20 +9,16 @@ valid SendMessage of 1600 emoji refused as too large when its JSON is ASCII-only
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from coaching import Coaching
 from coaching.gws import GwsAdapter
-from coaching.gws.server import create_app
+from tests.gws.serving import serving
 from tests.gws.world import build_world, me
 
 
@@ -44,23 +40,8 @@ class Floor:
 @pytest.fixture(scope="module")
 def floor() -> Iterator[Floor]:
     app = build_world(Coaching.in_memory())
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(app, poll_interval=0.02), log_level="warning",
-                                           lifespan="off", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield Floor(f"http://127.0.0.1:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        listener.close()
+    with serving(app) as url:
+        yield Floor(url, app)
 
 
 def test_an_encoded_question_mark_is_part_of_the_id_not_a_query(floor: Floor) -> None:

@@ -8,7 +8,6 @@ come back both as a JSON page and as a Server-Sent Events stream that resumes wi
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,11 +18,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import uvicorn
 
 from coaching import Coaching
 from coaching.gws.requests import MAX_BODY_BYTES
-from coaching.gws.server import create_app
+from tests.gws.serving import serving
 from tests.gws.world import AGENT, SEED
 
 
@@ -52,29 +50,10 @@ class Service:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     path = tmp_path_factory.mktemp("serve") / "coaching.sqlite"
     app = Coaching.sqlite(str(path))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(app, poll_interval=0.02),
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
     try:
-        yield Service(f"http://127.0.0.1:{port}", app, path)
+        with serving(app) as url:
+            yield Service(url, app, path)
     finally:
-        server.should_exit = True
-        thread.join(10)
-        listener.close()
         app.close()
 
 
