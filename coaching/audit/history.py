@@ -21,7 +21,6 @@ time (ADR 0023). ``None`` is the whole log.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ from typing import Final, Self, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from coaching.audit.source import EVENTS_TABLE, LogSource, Record, SQLiteSource, decode, open_source
+from coaching.audit.source import LogSource, Record, decode, open_source
 from coaching.domain import agent as agent_rules
 from coaching.domain import session as session_rules
 from coaching.domain import supervisor as supervisor_rules
@@ -207,11 +206,6 @@ def _topic_name(topic: str) -> str:
     return topic.split(":", 1)[-1].split("@", 1)[0]
 
 
-def _after(prefix: str) -> str:
-    """The smallest string greater than every string starting with ``prefix``."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
 class History:
     """Questions about the past of one recorded log. Open once, ask many times, then close.
 
@@ -230,17 +224,9 @@ class History:
             self.source = source
             self._owned = False
         self.progress = progress
-        self._db: sqlite3.Connection | None = None
-        if isinstance(self.source, SQLiteSource) and not callable(getattr(self.source, "records_of", None)):
-            # The store's primary key (originator_id, originator_version) is an index on the
-            # stream key: one query reads one stream without touching the rest of the log.
-            self._db = sqlite3.connect(f"file:{self.source.path}?mode=ro", uri=True)
 
     def close(self) -> None:
-        """Release the index connection, and the source if this object opened it."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Release the source, if this object opened it."""
         if self._owned:
             self.source.close()
 
@@ -268,16 +254,6 @@ class History:
         """Every record ``keep`` accepts, in log order, by a plain pass over the whole source."""
         return filter(keep, self._all())
 
-    def _query(self, where: str, args: Iterable[object]) -> list[Record]:
-        assert self._db is not None
-        rows = self._db.execute(
-            f"SELECT rowid, originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "
-            f"WHERE {where} ORDER BY rowid", tuple(args)).fetchall()
-        # a state that is not bytes was written around the application: keep it, and let the
-        # decoder say what is wrong with it (as the source's own reader does)
-        return [Record(p, o, v, t, s if type(s) is bytes else str(s).encode("utf-8", "surrogateescape"))
-                for p, o, v, t, s in rows]
-
     def records_of(self, keys: Iterable[str]) -> dict[str, list[Record]]:
         """The records of each stream (``session:x1`` …), in log order, nothing decoded.
 
@@ -285,10 +261,8 @@ class History:
         """
         wanted = list(dict.fromkeys(keys))
         own_index = getattr(self.source, "records_of", None)
-        if callable(own_index):  # a source that keeps its own index on stream keys
+        if callable(own_index):  # a source with an index on stream keys (an SQLite store)
             return {key: list(own_index(key)) for key in wanted}
-        if self._db is not None:
-            return {key: self._query("originator_id = ?", (key,)) for key in wanted}
         found: dict[str, list[Record]] = {key: [] for key in wanted}
         for record in self._all():  # the one scan most questions need: no call per record
             if record.originator_id in found:
@@ -297,11 +271,9 @@ class History:
 
     def keys(self, prefix: str) -> list[str]:
         """Every stream key starting with ``prefix`` (``session:`` …), sorted."""
-        if self._db is not None:
-            rows = self._db.execute(
-                f"SELECT DISTINCT originator_id FROM {EVENTS_TABLE} "
-                "WHERE originator_id >= ? AND originator_id < ?", (prefix, _after(prefix))).fetchall()
-            return sorted(str(key) for (key,) in rows)
+        own_index = getattr(self.source, "stream_keys", None)
+        if callable(own_index):
+            return list(own_index(prefix))
         return sorted({r.originator_id for r in self._scan(lambda r: r.originator_id.startswith(prefix))})
 
     def _records_named(self, wanted: Mapping[str, str]) -> list[Record]:
@@ -309,10 +281,9 @@ class History:
 
         ``wanted`` maps a stream prefix (``agent:``) to an event name (``SupervisionStarted``).
         """
-        if self._db is not None:
-            return [record for prefix, name in wanted.items()
-                    for record in self._query("originator_id >= ? AND originator_id < ? AND topic LIKE ?",
-                                              (prefix, _after(prefix), f"%:{name}@%"))]
+        own_index = getattr(self.source, "records_named", None)
+        if callable(own_index):
+            return [record for prefix, name in wanted.items() for record in own_index(prefix, name)]
         return list(self._scan(lambda r: any(
             r.originator_id.startswith(prefix) and _topic_name(r.topic) == name
             for prefix, name in wanted.items())))

@@ -87,6 +87,18 @@ class ExportFormatError(InvalidValue):
         self.problem = problem
 
 
+def _after(prefix: str) -> str:
+    """The smallest string greater than every string starting with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _record(row: tuple[Any, ...]) -> Record:
+    position, originator_id, version, topic, stored, chain_hash = row
+    # bytes, unless a tampered row put text (or a number) into the BLOB column
+    state = stored if type(stored) is bytes else str(stored).encode("utf-8", "surrogateescape")
+    return Record(position, originator_id, version, topic, state, chain_hash)
+
+
 class SQLiteSource:
     """The records of an SQLite store written by :class:`~coaching.application.Coaching`, read-only.
 
@@ -122,43 +134,54 @@ class SQLiteSource:
         return int(n)
 
     def records(self, start: int = 1) -> Iterator[Record]:
-        if not self._has_table(EVENTS_TABLE):
-            return
         after = start - 1
-        if self.chained:
-            query = (f"SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, c.hash "
-                     f"FROM {EVENTS_TABLE} e LEFT JOIN {CHAIN_TABLE} c ON c.position = e.rowid "
-                     "WHERE e.rowid > ? ORDER BY e.rowid LIMIT ?")
-        else:
-            query = (f"SELECT rowid, originator_id, originator_version, topic, state, NULL "
-                     f"FROM {EVENTS_TABLE} WHERE rowid > ? ORDER BY rowid LIMIT ?")
         while True:
-            rows = self._page(query, after)
+            rows = self._rows("e.rowid > ?", (after, self.page_size), " LIMIT ?")
             if not rows:
                 return
-            for position, originator_id, version, topic, stored, chain_hash in rows:
-                # bytes, unless a tampered row put text (or a number) into the BLOB column
-                state = stored if type(stored) is bytes else str(stored).encode("utf-8", "surrogateescape")
-                yield Record(position, originator_id, version, topic, state, chain_hash)
+            yield from map(_record, rows)
             after = rows[-1][0]
 
-    def _page(self, query: str, after: int) -> list[Any]:
+    def records_of(self, originator_id: str) -> list[Record]:
+        """One stream's records (``session:x1`` …), in log order, through the primary key's index:
+        a transcript of one session in a million-event store reads only that session."""
+        return [_record(row) for row in self._rows("e.originator_id = ?", (originator_id,))]
+
+    def records_named(self, prefix: str, name: str) -> list[Record]:
+        """The records of streams under ``prefix`` (``agent:``) whose event is ``name``, any version."""
+        rows = self._rows("e.originator_id >= ? AND e.originator_id < ? AND e.topic LIKE ?",
+                          (prefix, _after(prefix), f"%:{name}@%"))
+        return [_record(row) for row in rows]
+
+    def stream_keys(self, prefix: str) -> list[str]:
+        """Every stream key starting with ``prefix`` (``session:`` …), sorted, from the index."""
+        rows = self._db.execute(f"SELECT DISTINCT originator_id FROM {EVENTS_TABLE} "
+                                "WHERE originator_id >= ? AND originator_id < ?",
+                                (prefix, _after(prefix))).fetchall()
+        return sorted(str(key) for (key,) in rows)
+
+    def _rows(self, where: str, args: tuple[object, ...], suffix: str = "") -> list[Any]:
+        """``(position, originator_id, version, topic, state, chain hash)`` rows, in log order."""
+        chain = (f"c.hash FROM {EVENTS_TABLE} e LEFT JOIN {CHAIN_TABLE} c ON c.position = e.rowid"
+                 if self.chained else f"NULL FROM {EVENTS_TABLE} e")
+        query = (f"SELECT e.rowid, e.originator_id, e.originator_version, e.topic, e.state, {chain} "
+                 f"WHERE {where} ORDER BY e.rowid{suffix}")
         try:
-            return self._db.execute(query, (after, self.page_size)).fetchall()
+            return self._db.execute(query, args).fetchall()
         except sqlite3.OperationalError as error:
             if "decode" not in str(error):
                 raise
         # A text column holds bytes that are not UTF-8 (written around the application): read
-        # this page keeping those bytes (surrogateescape), so the chain judges the exact bytes.
+        # these rows keeping those bytes (surrogateescape), so the chain judges the exact bytes.
         self._db.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
         try:
-            return self._db.execute(query, (after, self.page_size)).fetchall()
+            return self._db.execute(query, args).fetchall()
         finally:
             self._db.text_factory = str
 
     def chain_orphans(self) -> list[tuple[int, str]]:
         """Chain entries ``(position, hash)`` with no event at their position: removed events."""
-        if not (self.chained and self._has_table(EVENTS_TABLE)):
+        if not self.chained:
             return []
         rows = self._db.execute(
             f"SELECT c.position, c.hash FROM {CHAIN_TABLE} c WHERE NOT EXISTS "
