@@ -173,13 +173,12 @@ def _sqlite_streams(path: Path, first: int, last: int) -> dict[int, tuple[str, i
 
 
 def _sqlite_stream_of(path: Path, position: int) -> tuple[str, int]:
-    """The stream id and version of the record at ``position`` (for the contract's decoder)."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        row = db.execute(f"SELECT originator_id, originator_version FROM {EVENTS_TABLE} WHERE rowid = ?",
-                         (position,)).fetchone()
-    # as stored: a value that is not an id or a version (a row written around the application)
-    # makes the contract's decoder refuse the record, which the audit lists as undecodable
-    return (row[0], row[1]) if row else ("?", 0)
+    """The stream id and version of the record at ``position`` (for the contract's decoder).
+
+    As stored: a value that is not an id or a version (a row written around the application)
+    makes the contract's decoder refuse the record, which the audit lists as undecodable.
+    """
+    return _sqlite_streams(path, position, position).get(position, ("?", 0))
 
 
 def audit(source: LogSource, *, name: str = "", sessions: Collection[str] | None = None,
