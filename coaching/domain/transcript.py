@@ -34,7 +34,7 @@ from coaching.domain.events import (
     SupervisorLeft,
     SupervisorModeSwitched,
 )
-from coaching.domain.values import ParticipantType, SupervisorMode, Visibility, can_see, wider
+from coaching.domain.values import ParticipantType, SupervisorMode, Visibility, can_see, narrower, wider
 
 
 class EntryKind(StrEnum):
@@ -66,11 +66,6 @@ class TranscriptEntry:
     """For a mode switch: the mode the log recorded before it (None if the log shows no presence)."""
 
 
-def _narrower(a: Visibility, b: Visibility) -> Visibility:
-    """The visibility that reaches only those both ``a`` and ``b`` reach (they are nested)."""
-    return b if wider(a, b) is a else a
-
-
 def _narrower_type(a: ParticipantType | None, b: ParticipantType) -> ParticipantType:
     """Of two roles, the one that may see less (derived from :func:`can_see`, not a ranking)."""
     if a is None:
@@ -89,7 +84,7 @@ def _message_visibility(event: MessageVisibleToAll | MessageVisibleToAgent,
     """
     mode = modes.get(event.sender_id)
     if mode is not None:
-        return _narrower(event.visibility, mode.visibility)
+        return narrower(event.visibility, mode.visibility)
     if event.sender_type is ParticipantType.SUPERVISOR:
         return Visibility.SUPERVISORS
     return event.visibility
@@ -121,12 +116,12 @@ def _entry(event: DomainEvent, modes: dict[str, SupervisorMode],
             # the presence is as visible as its mode makes it, whatever visibility is claimed
             return TranscriptEntry(p, t, EntryKind.JOINED, event.supervisor_id,
                                    ParticipantType.SUPERVISOR, event.nickname,
-                                   _narrower(event.visibility, event.mode.visibility),
+                                   narrower(event.visibility, event.mode.visibility),
                                    mode=event.mode)
         case SupervisorModeSwitched():
             # from the mode the log records (not the one the event claims) to the new one
             before = modes.get(event.supervisor_id)
-            after = _narrower(event.visibility, event.to_mode.visibility)
+            after = narrower(event.visibility, event.to_mode.visibility)
             modes[event.supervisor_id] = event.to_mode
             return TranscriptEntry(p, t, EntryKind.MODE_SWITCHED, event.supervisor_id,
                                    ParticipantType.SUPERVISOR,
@@ -161,7 +156,7 @@ def _as_seen_by(entry: TranscriptEntry, viewer_type: ParticipantType) -> Transcr
     if entry.kind is not EntryKind.MODE_SWITCHED:
         return entry if can_see(viewer_type, entry.visibility) else None
     after = entry.mode.visibility if entry.mode is not None else entry.visibility
-    after = _narrower(entry.visibility, after)
+    after = narrower(entry.visibility, after)
     saw = entry.from_mode is not None and can_see(viewer_type, entry.from_mode.visibility)
     sees = can_see(viewer_type, after)
     if saw and sees:

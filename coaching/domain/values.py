@@ -149,3 +149,8 @@ def can_see(viewer: ParticipantType, visibility: Visibility) -> bool:
 def wider(a: Visibility, b: Visibility) -> Visibility:
     """The visibility that reaches everyone either of ``a`` or ``b`` reaches."""
     return a if len(_AUDIENCE[a]) >= len(_AUDIENCE[b]) else b
+
+
+def narrower(a: Visibility, b: Visibility) -> Visibility:
+    """The visibility that reaches only those both ``a`` and ``b`` reach (visibilities are nested)."""
+    return b if wider(a, b) is a else a

@@ -53,7 +53,15 @@ from coaching.domain.events import (
     SupervisorModeSwitched,
 )
 from coaching.domain.transcript import EntryKind
-from coaching.domain.values import JoinedVia, ParticipantType, SupervisorMode, Visibility, can_see, wider
+from coaching.domain.values import (
+    JoinedVia,
+    ParticipantType,
+    SupervisorMode,
+    Visibility,
+    can_see,
+    narrower,
+    wider,
+)
 
 if TYPE_CHECKING:
     from coaching.application import Coaching
@@ -118,11 +126,6 @@ def _iso(at: datetime) -> str:
     return text
 
 
-def _narrower(a: Visibility, b: Visibility) -> Visibility:
-    """The visibility that reaches only those both reach (visibilities are nested)."""
-    return b if wider(a, b) is a else a
-
-
 def _narrower_role(a: int | None, b: int) -> int:
     """Of two roles, the one that may see less (the transcript applies the same rule)."""
     if a is None:
@@ -130,8 +133,8 @@ def _narrower_role(a: int | None, b: int) -> int:
     return a if sum(_SEES[v][a] for v in Visibility) <= sum(_SEES[v][b] for v in Visibility) else b
 
 
-#: ``_narrower`` and ``SupervisorMode.visibility`` as tables: read once or twice per event.
-_NARROWER: Final = {a: {b: _narrower(a, b) for b in Visibility} for a in Visibility}
+#: ``narrower`` and ``SupervisorMode.visibility`` as tables: read once or twice per event.
+_NARROWER: Final = {a: {b: narrower(a, b) for b in Visibility} for a in Visibility}
 _MODE_VISIBILITY: Final = {m: m.visibility for m in SupervisorMode}
 
 
