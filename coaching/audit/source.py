@@ -338,11 +338,17 @@ class JsonlSource:
                 yield number, _parse_line(self.path, number, line)
 
     def records(self, start: int = 1) -> Iterator[Record]:
-        """Every record, then the trailer's proof that none is missing at the end.
+        for _, record in self.numbered_records():
+            if record.position >= start:
+                yield record
 
-        Why here and not only in ``import``: an audit of an export (``coaching audit FILE.jsonl``,
-        ``transcript``, ``--verify``) must not pass a file whose last events were cut off, nor
-        one with lines after its end. The chain alone cannot see a cut tail (ADR 0018).
+    def numbered_records(self) -> Iterator[tuple[int, Record]]:
+        """Every record with its line number, then the trailer's proof that none is missing.
+
+        Why every reader checks the trailer, not only ``import``: an audit of an export
+        (``coaching audit FILE.jsonl``, ``transcript``, ``--verify``), or a copy of it, must not pass
+        a file whose last events were cut off, nor one with lines after its end. The chain alone
+        cannot see a cut tail (ADR 0018).
         """
         read = 0
         last_hash: str | None = None
@@ -354,8 +360,7 @@ class JsonlSource:
             record = record_of_line(self.path, number, line)
             read += 1
             last_hash = record.chain_hash
-            if record.position >= start:
-                yield record
+            yield number, record
         raise ExportFormatError(self.path, read + 2, "the file ends without its trailer line: the export "
                                                      "was cut short (or is still being written)")
 
