@@ -405,8 +405,9 @@ def _non_negative(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also what ``--help`` prints)."""
+    modules = subcommand_modules()
     parser = argparse.ArgumentParser(
-        prog="coaching", description=_DESCRIPTION, epilog=_epilog(),
+        prog="coaching", description=_DESCRIPTION, epilog=_epilog(modules),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -454,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--check", action="store_true",
                         help="with --out: write nothing, exit 1 if any file differs from the code")
     schema.set_defaults(run=cmd_schema)
-    for module in subcommand_modules():
+    for module in modules:
         module.register(sub)
     return parser
 
@@ -475,9 +476,9 @@ def subcommand_modules() -> list[Any]:
     return sorted(found, key=lambda m: (getattr(m, "ORDER", 100), m.__name__))
 
 
-def _epilog() -> str:
-    commands = "".join(getattr(m, "COMMANDS", "") for m in subcommand_modules())
-    examples = "".join(getattr(m, "EXAMPLES", "") for m in subcommand_modules())
+def _epilog(modules: Sequence[Any]) -> str:
+    commands = "".join(getattr(m, "COMMANDS", "") for m in modules)
+    examples = "".join(getattr(m, "EXAMPLES", "") for m in modules)
     return _EPILOG.replace("\nexamples:\n", f"{commands}\nexamples:\n", 1).replace(
         "\nexit codes:\n", f"{examples}\nexit codes:\n", 1)
 
