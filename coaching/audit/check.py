@@ -24,7 +24,6 @@ Use it from Python::
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
@@ -45,7 +44,7 @@ from coaching.audit.report import (
     render_json,
     render_text,
 )
-from coaching.audit.source import EVENTS_TABLE, LogSource, Record, SQLiteSource, decode, open_source
+from coaching.audit.source import LogSource, Record, SQLiteSource, decode, open_source
 from coaching.chain import ChainVerifier
 from coaching.domain.events import ALL_EVENTS
 from coaching.invariants import Fields, LogChecker, Rule, Violation
@@ -146,39 +145,13 @@ class _Run:
         return True
 
 
-def _sqlite_pages(path: Path) -> Iterator[list[tuple[int, str, bytes]]]:
-    """Every row of the events table in log order, as pages of ``(position, topic, state)`` tuples.
-
-    Why not ``SQLiteSource.records()``: a :class:`Record` object per row costs as much as the
-    read itself, and the rules and the report need neither the stream id nor the version (a
-    record that needs the contract's decoder fetches them by position). One statement also
-    reads one consistent snapshot of the store (SQLite's statement-level read transaction).
-    """
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        cursor = db.execute(f"SELECT rowid, topic, state FROM {EVENTS_TABLE} ORDER BY rowid")
-        while page := cursor.fetchmany(PAGE):
-            yield page
-    finally:
-        db.close()
-
-
-def _sqlite_streams(path: Path, first: int, last: int) -> dict[int, tuple[str, int]]:
-    """The stream id and version of every record from ``first`` to ``last`` (``--validate``: one
-    query per page, not one connection per record)."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        rows = db.execute(f"SELECT rowid, originator_id, originator_version FROM {EVENTS_TABLE} "
-                          "WHERE rowid BETWEEN ? AND ?", (first, last)).fetchall()
-    return {position: (oid, version) for position, oid, version in rows}
-
-
-def _sqlite_stream_of(path: Path, position: int) -> tuple[str, int]:
+def _stream_of(source: SQLiteSource, position: int) -> tuple[str, int]:
     """The stream id and version of the record at ``position`` (for the contract's decoder).
 
     As stored: a value that is not an id or a version (a row written around the application)
     makes the contract's decoder refuse the record, which the audit lists as undecodable.
     """
-    return _sqlite_streams(path, position, position).get(position, ("?", 0))
+    return source.streams(position, position).get(position, ("?", 0))
 
 
 def audit(source: LogSource, *, name: str = "", sessions: Collection[str] | None = None,
@@ -200,7 +173,7 @@ def audit(source: LogSource, *, name: str = "", sessions: Collection[str] | None
     if verify or expected_head:
         verifier = ChainVerifier(expected_head=expected_head, source=source)
     if isinstance(source, SQLiteSource) and verifier is None:
-        _fast_pass(source.path, run, validate, progress)
+        _fast_pass(source, run, validate, progress)
     else:
         _record_pass(source.records(), run, validate, verifier, progress)
     checker.finish()
@@ -213,7 +186,8 @@ def audit(source: LogSource, *, name: str = "", sessions: Collection[str] | None
                        time.perf_counter() - started)
 
 
-def _fast_pass(path: Path, run: _Run, validate: bool, progress: Callable[[int], None] | None) -> None:
+def _fast_pass(source: SQLiteSource, run: _Run, validate: bool,
+               progress: Callable[[int], None] | None) -> None:
     """The hot loop: one ``orjson.loads`` per row, its fields straight to the rules and the report.
 
     At a million events every operation per event shows, so the bookkeeping is per page: topics
@@ -229,13 +203,13 @@ def _fast_pass(path: Path, run: _Run, validate: bool, progress: Callable[[int], 
     first: tuple[int, str, bytes] | None = None
     last: tuple[int, str, bytes] | None = None
     done = 0
-    for page in _sqlite_pages(path):
+    for page in source.pages(PAGE):
         by_type.update(map(itemgetter(1), page))
         if first is None:
             first = page[0]
         last = page[-1]
         if validate:
-            streams = _sqlite_streams(path, page[0][0], page[-1][0])
+            streams = source.streams(page[0][0], page[-1][0])
             for position, topic, state in page:
                 if not run.slow(position, *streams[position], topic, state, counted=True):
                     by_type[topic] -= 1
@@ -249,7 +223,7 @@ def _fast_pass(path: Path, run: _Run, validate: bool, progress: Callable[[int], 
                 except (ValueError, KeyError, TypeError, AttributeError):
                     # an old topic, not JSON, or a field the rules need is missing or of the wrong
                     # kind: the contract's decoder upcasts it, or says exactly what is wrong
-                    if not run.slow(position, *_sqlite_stream_of(path, position), topic, state, counted=True):
+                    if not run.slow(position, *_stream_of(source, position), topic, state, counted=True):
                         by_type[topic] -= 1
         done += len(page)
         if progress is not None:
