@@ -235,7 +235,9 @@ class AuditReport:
                 for sup, t in sorted(self.supervisors.items())},
             "revoked_by_reason": dict(sorted(self.revoked_by_reason.items())),
             "messages": {"by_visibility": dict(sorted(self.messages_by_visibility.items())),
-                         "by_sender_type": dict(sorted(self.messages_by_sender_type.items()))},
+                         # plain str keys for JSON, whichever decoder counted them
+                         "by_sender_type": {str(k): n
+                                            for k, n in sorted(self.messages_by_sender_type.items())}},
         }
 
     def timelines_dict(self) -> list[dict[str, Any]]:
@@ -385,7 +387,7 @@ class ReportBuilder:
 
     def _message_to_all(self, p: int, f: Fields) -> None:
         sender_type = f["sender_type"]
-        self._by_sender[str(sender_type)] += 1  # a plain key: --validate gives ParticipantType
+        self._by_sender[sender_type] += 1  # --validate gives ParticipantType: equal to its str, merged
         if sender_type == _SUPERVISOR:
             self._supervisor(f["sender_id"]).messages_by_visibility["All"] += 1
         if self._tl:
