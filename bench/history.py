@@ -42,8 +42,9 @@ import orjson
 from bench.audit import cached_log
 from bench.run import Row, table
 from coaching.audit.history import History, Position, session_at, transcript
-from coaching.audit.source import Record, SQLiteSource
 from coaching.domain.stream import session_key
+from coaching.store.record import Record
+from coaching.store.source import SQLiteSource
 
 GOAL_INDEXED: Final = 10.0
 GOAL_SCANNED: Final = 0.4

@@ -10,7 +10,7 @@ Storage is chosen in eventsourcing's way, by environment: the default is an SQLi
 (``SQLITE_DBNAME``, default ``coaching.sqlite``); ``PERSISTENCE_MODULE=eventsourcing.popo`` keeps
 everything in memory; ``eventsourcing.postgres`` with the ``POSTGRES_*`` settings uses PostgreSQL.
 Each of the three keeps a tamper-evidence hash chain beside the events, in the same transaction
-(``coaching.chain``).
+(``coaching.store.chain``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import ApplicationRecorder, Mapper, RecordConflictError
 from eventsourcing.utils import EnvType
 
-from coaching.chain import chained_recorder
 from coaching.domain import agent as agent_rules
 from coaching.domain import session as session_rules
 from coaching.domain import supervisor as supervisor_rules
@@ -59,7 +58,8 @@ from coaching.domain.stream import agent_key, session_key, supervisor_key
 from coaching.domain.supervisor import Supervisor
 from coaching.domain.transcript import TranscriptEntry, transcript
 from coaching.domain.values import MonitoringMode, ParticipantType, SupervisorMode, Visibility
-from coaching.persistence import CODEC, PydanticMapper
+from coaching.store.chain import chained_recorder
+from coaching.store.codec import CODEC, PydanticMapper
 
 Clock = Callable[[], datetime]
 

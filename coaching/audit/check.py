@@ -3,10 +3,10 @@
 One pass, in recorded order: each record is decoded, handed to the rules
 (:class:`coaching.invariants.LogChecker`, the same definitions the property tests use) and to the
 report (:class:`coaching.audit.report.ReportBuilder`), and, with ``verify``, to the hash chain's
-verifier (:class:`coaching.chain.ChainVerifier`). Nothing is loaded through the application: an
+verifier (:class:`coaching.store.chain.ChainVerifier`). Nothing is loaded through the application: an
 audit must not depend on the code that wrote the log behaving as it did then.
 
-Why two decoders (ADR 0020): the contract's decoder (pydantic, :func:`coaching.audit.source.decode`)
+Why two decoders (ADR 0020): the contract's decoder (pydantic, :func:`coaching.store.source.decode`)
 validates every field and runs at about a third of the speed of reading the rows; the rules
 and the report need only the record's JSON, so by default a record of a current topic is read
 with ``orjson`` and its fields are used as they are. A record the fast path cannot use (not
@@ -44,11 +44,12 @@ from coaching.audit.report import (
     render_json,
     render_text,
 )
-from coaching.audit.source import LogSource, Record, SQLiteSource, decode, open_source
-from coaching.chain import ChainVerifier
 from coaching.domain.events import ALL_EVENTS
 from coaching.invariants import Fields, LogChecker, Rule, Violation
-from coaching.persistence import CODEC
+from coaching.store.chain import ChainVerifier
+from coaching.store.codec import CODEC
+from coaching.store.record import Record, decode
+from coaching.store.source import LogSource, SQLiteSource, open_source
 
 Format = Literal["text", "json", "html"]
 
@@ -74,7 +75,7 @@ class AuditResult:
     undecodable: list[tuple[int, str, str]] = field(default_factory=list)
     undecodable_count: int = 0
     chain: Any = None
-    """The :class:`coaching.chain.ChainResult` when verified, else None."""
+    """The :class:`coaching.store.chain.ChainResult` when verified, else None."""
     expected_head: str | None = None
     seconds: float = 0.0
 

@@ -10,7 +10,7 @@ each rule, and a stored log alone gives back any state it ever held (ADR 0022).
 Why it reads one stream at a time: a session's transcript in a year of logs needs a few dozen
 records out of millions. Records are selected by their stream key (``session:<id>``, see
 :mod:`coaching.domain.stream`) before anything is decoded; an SQLite store answers that from its
-primary-key index, any other :class:`~coaching.audit.source.LogSource` by a plain filter over its
+primary-key index, any other :class:`~coaching.store.source.LogSource` by a plain filter over its
 records (ADR 0022).
 
 ``at`` cuts the log: a :class:`Position` keeps every record up to that log position, a
@@ -31,7 +31,6 @@ from typing import Final, Self, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from coaching.audit.source import LogSource, Record, decode, open_source
 from coaching.domain import agent as agent_rules
 from coaching.domain import session as session_rules
 from coaching.domain import supervisor as supervisor_rules
@@ -50,6 +49,8 @@ from coaching.domain.stream import agent_key, session_key, supervisor_key
 from coaching.domain.supervisor import Supervisor
 from coaching.domain.transcript import TranscriptEntry
 from coaching.domain.values import Identifier, ParticipantType
+from coaching.store.record import Record, decode
+from coaching.store.source import LogSource, open_source
 
 PROGRESS_EVERY: Final = 10_000
 """How often (in records read) a full scan reports progress."""
@@ -209,8 +210,8 @@ def _topic_name(topic: str) -> str:
 class History:
     """Questions about the past of one recorded log. Open once, ask many times, then close.
 
-    ``source`` is a :class:`~coaching.audit.source.LogSource` (left open: it is the caller's), or
-    a path given to :func:`~coaching.audit.source.open_source` (closed by :meth:`close`).
+    ``source`` is a :class:`~coaching.store.source.LogSource` (left open: it is the caller's), or
+    a path given to :func:`~coaching.store.source.open_source` (closed by :meth:`close`).
     ``progress(records_read)`` is called during full scans of the log, which only sources
     without an index need.
     """

@@ -29,19 +29,19 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from pydantic import ValidationError
 
 from coaching.application import Coaching
-from coaching.audit.source import (
+from coaching.domain.errors import AlreadyExists, CoachingError, InvalidState, InvalidValue
+from coaching.store.chain import ALGORITHM, GENESIS, ChainedRecorder, ChainResult, ChainVerifier, link
+from coaching.store.codec import CODEC
+from coaching.store.record import Record
+from coaching.store.source import (
     EXPORT_FORMAT,
     EXPORT_FORMAT_VERSION,
     AppSource,
     ExportFormatError,
     JsonlSource,
     LogSource,
-    Record,
     open_source,
 )
-from coaching.chain import ALGORITHM, GENESIS, ChainedRecorder, ChainResult, ChainVerifier, link
-from coaching.domain.errors import AlreadyExists, CoachingError, InvalidState, InvalidValue
-from coaching.persistence import CODEC
 
 Progress = Callable[[str, int, int], None]
 """``progress(phase, done, total)``: phase is ``"export"``, ``"verify"`` or ``"import"``."""
@@ -134,7 +134,7 @@ def encode_line(record: Record) -> bytes:
     """One export line: the record's columns, its chain hash, and the event as its schema describes it.
 
     ``event`` is the stored JSON with ``originator_id`` and ``originator_version`` spliced in front
-    (as :meth:`~coaching.persistence.EventCodec.decode` does), so it validates against the topic's
+    (as :meth:`~coaching.store.codec.EventCodec.decode` does), so it validates against the topic's
     committed schema. That needs the stored bytes to be exactly ``orjson.dumps`` of themselves
     (every state ``coaching`` writes is): then the bytes the hash covers can be recomputed from
     the line. Anything else (an encrypted or compressed store) goes as ``state_base64``.

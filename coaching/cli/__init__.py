@@ -28,9 +28,9 @@ from coaching.cli.progress import Progress, duration
 from coaching.domain.errors import CoachingError
 from coaching.domain.events import DomainEvent
 from coaching.invariants import LogChecker, Rule, Violation
-from coaching.persistence import CODEC
 from coaching.replay import States, rebuild
 from coaching.simulation import TRAINEE_ID, Shift, ShiftPlan, ShiftStats
+from coaching.store.codec import CODEC
 
 EXIT_OK: Final = 0
 """Everything done; the replay check (if any) found no difference."""

@@ -16,9 +16,9 @@ from typing import IO, Any, Final
 
 from coaching.audit.check import DEFAULT_KEEP, audit
 from coaching.audit.report import DEFAULT_TIMELINE_LIMIT
-from coaching.audit.source import open_source
 from coaching.cli.progress import Progress
 from coaching.domain.errors import CoachingError
+from coaching.store.source import open_source
 
 ORDER: Final = 60
 

@@ -29,12 +29,12 @@ from coaching.audit.history import (
     format_time,
     parse_at,
 )
-from coaching.audit.source import ExportFormatError, open_source
 from coaching.cli.progress import Progress
 from coaching.domain.agent import Agent
 from coaching.domain.errors import InvalidValue, NotFound
 from coaching.domain.session import SmsSession
 from coaching.domain.transcript import EntryKind, TranscriptEntry
+from coaching.store.source import ExportFormatError, open_source
 
 ORDER: Final = 65
 

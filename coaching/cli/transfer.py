@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 from typing import IO, Any, Final
 
-from coaching.audit.source import ExportFormatError
 from coaching.audit.transfer import (
     ChainBroken,
     OutputExists,
@@ -22,6 +21,7 @@ from coaching.audit.transfer import (
 )
 from coaching.cli.progress import Progress as Bar
 from coaching.domain.errors import CoachingError
+from coaching.store.source import ExportFormatError
 
 ORDER: Final = 70
 

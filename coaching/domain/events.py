@@ -2,7 +2,7 @@
 
 Each event class has an explicit ``TOPIC`` (``coaching:<Name>@v<N>``) that never changes with the
 Python module layout; its JSON schema is committed under ``docs/events/`` and a test fails if the
-shape drifts without a new version and an upcaster (see ``coaching.persistence``).
+shape drifts without a new version and an upcaster (see ``coaching.store.codec``).
 
 Every event carries ``actor`` (who caused it) and ``timestamp``, plus the ids an auditor needs
 (session, agent, supervisor) without looking anything up elsewhere.
@@ -252,6 +252,6 @@ SESSION_EVENTS: tuple[type[SessionEvent], ...] = (
     Revoked,
 )
 ALL_EVENTS: tuple[type[DomainEvent], ...] = AGENT_EVENTS + SUPERVISOR_EVENTS + SESSION_EVENTS
-"""Every current event class; ``coaching.persistence`` maps their topics."""
+"""Every current event class; ``coaching.store.codec`` maps their topics."""
 
 MessageEvent = MessageVisibleToAll | MessageVisibleToAgent

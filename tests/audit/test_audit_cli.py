@@ -33,7 +33,7 @@ from coaching.domain.events import (
 )
 from coaching.domain.values import JoinedVia, MonitoringMode, ParticipantType, SupervisorMode, Visibility
 from coaching.invariants import LogChecker, Rule
-from coaching.persistence import CODEC
+from coaching.store.codec import CODEC
 
 Row = tuple[str, int, str, bytes]
 """originator_id, originator_version, topic, state: a stored row without its position."""

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from coaching import Coaching
-from coaching.audit.source import Record, SQLiteSource, open_source
-from coaching.chain import (
+from coaching.simulation import Shift, ShiftPlan
+from coaching.store.chain import (
     CHAIN_TABLE,
     GENESIS,
     ChainError,
@@ -30,7 +30,8 @@ from coaching.chain import (
     link,
     verify,
 )
-from coaching.simulation import Shift, ShiftPlan
+from coaching.store.record import Record
+from coaching.store.source import SQLiteSource, open_source
 from tests.integration.test_concurrency import LockstepCoaching, race, set_up
 
 SESSIONS = 25

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from coaching.application import Coaching
-from coaching.audit.source import ExportFormatError, JsonlSource, open_source
 from coaching.audit.transfer import export_log
 from coaching.cli import main
 from coaching.simulation import Shift, ShiftPlan
+from coaching.store.source import ExportFormatError, JsonlSource, open_source
 
 EXIT_UNREADABLE = 3
 

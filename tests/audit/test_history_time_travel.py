@@ -28,12 +28,13 @@ from coaching.audit.history import (
     transcript,
     viewers,
 )
-from coaching.audit.source import AppSource, LogSource, Record, open_source
 from coaching.audit.transfer import export_log
 from coaching.domain.errors import InvalidValue, NotFound
 from coaching.domain.events import DomainEvent
 from coaching.domain.values import ParticipantType, SessionStatus, SupervisorMode
 from coaching.replay import rebuild
+from coaching.store.record import Record
+from coaching.store.source import AppSource, LogSource, open_source
 from coaching.testing import StepClock
 from tests.audit.test_transcript_tamper import STORY, write_log
 

@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coaching import Coaching
-from coaching.audit.source import AppSource, ExportFormatError, JsonlSource, Record, open_source
 from coaching.audit.transfer import (
     ChainBroken,
     OutputExists,
@@ -23,10 +22,12 @@ from coaching.audit.transfer import (
     import_log,
     verify_export,
 )
-from coaching.chain import CHAIN_TABLE, verify
 from coaching.cli import main
 from coaching.cli.transfer import EXIT_DATABASE, EXIT_OK, EXIT_REFUSED
 from coaching.simulation import Shift, ShiftPlan
+from coaching.store.chain import CHAIN_TABLE, verify
+from coaching.store.record import Record
+from coaching.store.source import AppSource, ExportFormatError, JsonlSource, open_source
 from tests.pg import new_schema
 
 DOCS = Path(__file__).parents[2] / "docs"

@@ -31,9 +31,9 @@ from coaching.cli import (
     build_parser,
     main,
 )
-from coaching.persistence import CODEC
 from coaching.replay import States
 from coaching.simulation import Shift, ShiftStats
+from coaching.store.codec import CODEC
 
 NUMBER = r"([\d,]+)"
 

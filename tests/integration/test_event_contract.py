@@ -22,8 +22,8 @@ from coaching.application import Coaching
 from coaching.cli import schema_file_name
 from coaching.domain import events as events_module
 from coaching.domain.events import ALL_EVENTS, DomainEvent, SessionEvent
-from coaching.persistence import CODEC, EventCodec, PydanticMapper, UnknownTopicError
 from coaching.simulation import Shift, ShiftPlan
+from coaching.store.codec import CODEC, EventCodec, PydanticMapper, UnknownTopicError
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events"
 TOPIC = re.compile(r"^coaching:(?P<name>[A-Z][A-Za-z0-9]*)@v(?P<version>[1-9][0-9]*)$")
@@ -33,7 +33,7 @@ Stored events are a contract kept for years: if the event's SHAPE changed (a fie
 removed, renamed or retyped), do not edit the class in place. Instead:
   1. keep the old shape's topic retired: give the class a new TOPIC (coaching:<Name>@v<N+1>);
   2. register an upcaster from the old topic with EventCodec.upcaster("...@v<N>", "...@v<N+1>")
-     in coaching/persistence.py, and a test that an old record decodes through it;
+     in coaching/store/codec.py, and a test that an old record decodes through it;
   3. regenerate the contract: `coaching schema --out docs/events`, and commit the new file
      (keep the old one: it documents what old logs hold).
 If only a description/docstring changed, regenerating the files (step 3) is all that is needed."""

@@ -46,7 +46,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 if TYPE_CHECKING:
     from eventsourcing.postgres import PostgresApplicationRecorder
 
-    from coaching.audit.source import Record
+    from coaching.store.record import Record
 
 GENESIS: Final = "0" * 64
 """The "previous hash" of the first record: 32 zero bytes, as lowercase hex."""

@@ -3,7 +3,7 @@
 Why raw records rather than the application's repository: an auditor must not depend on the
 code that wrote the log (no cache, no aggregate loading), and a year of logs must stream in
 constant memory. A :class:`Record` is exactly what was stored, with the tamper-evidence hash
-recorded for its position (:mod:`coaching.chain`); decoding it into a domain event is a
+recorded for its position (:mod:`coaching.store.chain`); decoding it into a domain event is a
 separate, explicit step (:func:`decode`).
 """
 
@@ -15,17 +15,14 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, Protocol
+from typing import IO, Any, Final, Protocol
 
 import orjson
+from eventsourcing.application import Application
 
-from coaching.chain import CHAIN_TABLE
 from coaching.domain.errors import InvalidValue
-from coaching.domain.events import DomainEvent
-from coaching.persistence import CODEC
-
-if TYPE_CHECKING:
-    from coaching.application import Coaching
+from coaching.store.chain import CHAIN_TABLE
+from coaching.store.record import Record
 
 EVENTS_TABLE = "stored_events"
 """The table eventsourcing's SQLite application recorder writes (its rowid is the log position)."""
@@ -38,27 +35,6 @@ EXPORT_FORMAT_VERSION: Final = 1
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _ORIGINATOR_FIELDS = frozenset({"originator_id", "originator_version"})
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One stored event as recorded: its log position, stream, version, topic and stored JSON.
-
-    ``chain_hash`` is the tamper-evidence hash recorded for this position, when the store (or
-    export) carries one.
-    """
-
-    position: int
-    originator_id: str
-    originator_version: int
-    topic: str
-    state: bytes
-    chain_hash: str | None = None
-
-
-def decode(record: Record) -> DomainEvent:
-    """The domain event a record holds (upcast to the current version of its topic)."""
-    return CODEC.decode(record.topic, record.originator_id, record.originator_version, record.state)
 
 
 class LogSource(Protocol):
@@ -218,7 +194,7 @@ class AppSource:
     joins them by position.
     """
 
-    def __init__(self, app: Coaching, *, page_size: int = 5000) -> None:
+    def __init__(self, app: Application[Any], *, page_size: int = 5000) -> None:
         self.app = app
         self.page_size = page_size
         self._orphans: list[tuple[int, str]] = []
